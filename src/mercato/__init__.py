@@ -1,0 +1,3 @@
+"""Mercato: a headless eCommerce backend."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,158 @@
+"""Every error path ends here, as RFC 9457 problem+json with a stable code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from mercato.kit import errors as e
+from mercato.kit.logging import request_id_var
+from mercato.kit.web.problems import problem_response
+
+# Checked in order; the first base class an error derives from decides the status.
+_STATUS_BY_KIND: tuple[tuple[type[e.DomainError], int], ...] = (
+    (e.MalformedRequest, 400),
+    (e.Unauthenticated, 401),
+    (e.PaymentDeclined, 402),
+    (e.PermissionDenied, 403),
+    (e.NotFound, 404),
+    (e.Conflict, 409),
+    (e.PreconditionFailed, 412),
+    (e.PayloadTooLarge, 413),
+    (e.UnsupportedMediaType, 415),
+    (e.InvalidInput, 422),
+    (e.RateLimited, 429),
+    (e.ServiceUnavailable, 503),
+)
+
+_HTTP_CODES = {
+    400: "request.malformed",
+    401: "auth.unauthenticated",
+    403: "auth.forbidden",
+    404: "not_found",
+    405: "request.method_not_allowed",
+    406: "request.not_acceptable",
+    413: "request.too_large",
+    415: "request.unsupported_media_type",
+}
+
+_log = structlog.get_logger("mercato.errors")
+
+
+def status_for(exc: e.DomainError) -> int:
+    for kind, status in _STATUS_BY_KIND:
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
+def domain_error_response(_: Request, exc: e.DomainError) -> Response:
+    status = status_for(exc)
+    headers: dict[str, str] = {}
+    if isinstance(exc, e.RateLimited | e.ServiceUnavailable):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, e.Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    return problem_response(
+        status,
+        exc.code,
+        exc.message,
+        title=exc.title,
+        errors=[{"field": f.field, "code": f.code, "message": f.message} for f in exc.errors],
+        request_id=request_id_var.get() or None,
+        headers=headers,
+    )
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        source = parts.pop(0)
+        if source != "body":
+            parts.insert(0, source)
+    return ".".join(str(p) for p in parts) or "body"
+
+
+async def _validation_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(err.get("type") == "json_invalid" for err in errors):
+        detail = next(
+            (f"Malformed JSON: {err['ctx']['error']}" for err in errors if err.get("ctx", {}).get("error")),
+            "Malformed JSON.",
+        )
+        return problem_response(400, "request.malformed_json", detail, request_id=request_id_var.get() or None)
+    fields = [
+        {"field": _field_path(tuple(err.get("loc", ()))), "code": str(err.get("type", "invalid")),
+         "message": str(err.get("msg", "Invalid value"))}
+        for err in errors
+    ]
+    return problem_response(
+        422, "validation.invalid", "The request has invalid fields.", title="Invalid input",
+        errors=fields, request_id=request_id_var.get() or None,
+    )
+
+
+async def _domain_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, e.DomainError)
+    return domain_error_response(request, exc)
+
+
+async def _http_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, f"http.{exc.status_code}")
+    detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
+    if exc.status_code == 404:
+        detail = f"No resource at {request.url.path}."
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed here."
+    return problem_response(
+        exc.status_code, code, detail, request_id=request_id_var.get() or None, headers=exc.headers or {}
+    )
+
+
+async def _database_handler(request: Request, exc: Exception) -> Response:
+    _log.warning("database_unavailable", error=type(exc).__name__, path=request.url.path)
+    return problem_response(
+        503, "service.database_unavailable", "The database is unavailable; retry shortly.",
+        request_id=request_id_var.get() or None, headers={"Retry-After": "5"},
+    )
+
+
+async def _dbapi_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated or _is_connectivity(exc):
+        return await _database_handler(request, exc)
+    raise exc
+
+
+def _is_connectivity(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        name = type(current).__name__
+        if isinstance(current, ConnectionError | OSError | TimeoutError) or name in {
+            "CannotConnectNowError", "ConnectionDoesNotExistError", "InterfaceError",
+            "AdminShutdownError", "TooManyConnectionsError", "ConnectionFailureError",
+        }:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.state.domain_error_response = domain_error_response
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(e.DomainError, _domain_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    for exc_type in (OperationalError, InterfaceError, PoolTimeout, ConnectionError, TimeoutError):
+        app.add_exception_handler(exc_type, _database_handler)
+    app.add_exception_handler(DBAPIError, _dbapi_handler)

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import ORJSONResponse
+from starlette.middleware.gzip import GZipMiddleware
+
+import mercato
+from mercato.app.errors import install_error_handlers
+from mercato.app.health import router as health_router
+from mercato.app.middleware import RequestContextMiddleware
+from mercato.app.ops import router as ops_router
+from mercato.kit.cache import build_cache
+from mercato.kit.db import Database, resolve_database_url
+from mercato.kit.logging import configure_logging
+from mercato.kit.migrations import head_revision
+from mercato.kit.ratelimit import build_rate_limiter
+from mercato.kit.secrets import signing_secret
+from mercato.kit.settings import Settings, get_settings
+from mercato.kit.web.problems import PROBLEM_MEDIA_TYPE, Problem
+from mercato.modules.identity import TokenAuthenticator
+from mercato.registry import routers
+
+DESCRIPTION = """Mercato is a headless commerce backend.
+
+`/store/...` serves storefronts and shoppers; `/admin/...` serves staff and integrations.
+Every error is `application/problem+json` (RFC 9457) with a stable `code`.
+"""
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = database is None
+        if database is None:
+            url = await asyncio.to_thread(resolve_database_url, settings)
+            app.state.db = Database.connect(url, settings)
+        else:
+            app.state.db = database
+        try:
+            yield
+        finally:
+            await app.state.cache.close()
+            if owned:
+                await app.state.db.dispose()
+
+    app = FastAPI(
+        title="Mercato",
+        version=mercato.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    app.state.settings = settings
+    app.state.migration_head = head_revision()
+    app.state.signing_secret = signing_secret(settings)
+    app.state.authenticator = TokenAuthenticator(app.state.signing_secret)
+    app.state.cache = build_cache(settings)
+    app.state.rate_limiter = build_rate_limiter(settings)
+    if database is not None:
+        app.state.db = database
+
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(ops_router)
+    for router in routers():
+        app.include_router(router)
+
+    # Added innermost first: GZip and CORS sit inside the request-context layer, so every
+    # response (even a 500 built there) carries the request id and security headers.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"],
+            expose_headers=["ETag", "X-Request-ID", "Retry-After", "Location"],
+            max_age=600,
+        )
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        access_log=settings.access_log,
+        hsts=settings.env == "production",
+    )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with its default 422 body replaced by our problem+json shape."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for defn in components["Problem"].pop("$defs", {}).items():
+        components[defn[0]] = defn[1]
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {})
+            for status, response in responses.items():
+                if status.startswith(("4", "5")):
+                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}}
+    app.openapi_schema = schema
+    return schema

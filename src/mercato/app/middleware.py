@@ -1,0 +1,195 @@
+"""One pure-ASGI middleware for the per-request plumbing (kept in one layer because every layer
+costs time on every request): request id, body size limit, security headers, metrics, the access
+log line, and the last-resort 500. `/healthz` is answered here directly: a liveness probe should
+cost as little as possible and must not depend on routing or the database.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import structlog
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mercato.kit.logging import request_id_var
+from mercato.kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from mercato.kit.web.problems import PROBLEM_MEDIA_TYPE, problem_body
+
+REQUEST_ID_HEADER = b"x-request-id"
+_MAX_REQUEST_ID = 128
+_SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+]
+# /docs loads Swagger UI's script and styles from a CDN; it gets a policy that allows them.
+_DOCS_CSP = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
+    b"frame-ancestors 'none'"
+)
+_HEALTHZ_BODY = b'{"status":"ok"}'
+_UNMATCHED = "<unmatched>"
+
+_log = structlog.get_logger("mercato.access")
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` when a streamed body passes the limit. An HTTPException, so body
+    parsing lets it through to the problem handlers instead of turning it into a 400."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The body exceeds {limit} bytes.")
+
+
+def _new_request_id() -> str:
+    return os.urandom(12).hex()
+
+
+def _clean_request_id(raw: bytes) -> str | None:
+    try:
+        value = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if 0 < len(value) <= _MAX_REQUEST_ID and all(c.isalnum() or c in "-_.:" for c in value):
+        return value
+    return None
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log: bool, hsts: bool) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.access_log = access_log
+        self.extra_headers = list(_SECURITY_HEADERS)
+        if hsts:
+            self.extra_headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id: str | None = None
+        for name, value in scope["headers"]:
+            if name == REQUEST_ID_HEADER:
+                request_id = _clean_request_id(value)
+                break
+        if request_id is None:
+            request_id = _new_request_id()
+        token = request_id_var.set(request_id)
+        rid = request_id.encode()
+        status = 500
+        response_started = False
+        path: str = scope["path"]
+        security_headers = self.extra_headers
+        if path in ("/docs", "/redoc"):
+            security_headers = [h for h in security_headers if h[0] != b"content-security-policy"]
+            security_headers.append((b"content-security-policy", _DOCS_CSP))
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                headers = list(message.get("headers", ()))
+                headers.append((REQUEST_ID_HEADER, rid))
+                headers.extend(security_headers)
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            if path == "/healthz" and scope["method"] in ("GET", "HEAD"):
+                await self._healthz(scope, send_wrapper)
+                scope["route_name"] = "/healthz"
+            elif self._declared_too_large(scope):
+                raise BodyTooLarge(self.max_body_bytes)
+            else:
+                await self.app(scope, self._limit_receive(receive), send_wrapper)
+        except BodyTooLarge:
+            if not response_started:
+                await self._problem(send_wrapper, 413, "request.too_large",
+                                    f"The body exceeds {self.max_body_bytes} bytes.", request_id)
+        except Exception:
+            structlog.get_logger("mercato").exception("unhandled_error", path=path)
+            if not response_started:
+                await self._problem(send_wrapper, 500, "internal_error",
+                                    "An unexpected error occurred; quote the request id when reporting it.",
+                                    request_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_label(scope)
+            method = scope["method"]
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            HTTP_LATENCY.labels(method, route).observe(elapsed)
+            if self.access_log:
+                _log.info(
+                    "request", method=method, route=route, path=path, status=status,
+                    duration_ms=round(elapsed * 1000, 3),
+                )
+            request_id_var.reset(token)
+
+    def _declared_too_large(self, scope: Scope) -> bool:
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    return int(value) > self.max_body_bytes
+                except ValueError:
+                    return False
+        return False
+
+    def _limit_receive(self, receive: Receive) -> Receive:
+        limit = self.max_body_bytes
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        return limited
+
+    @staticmethod
+    async def _healthz(scope: Scope, send: Send) -> None:
+        await send({
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"15"),
+                (b"cache-control", b"no-store"),
+            ],
+        })
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else _HEALTHZ_BODY})
+
+    @staticmethod
+    async def _problem(send: Send, status: int, code: str, detail: str, request_id: str) -> None:
+        body = problem_body(status, code, detail, request_id=request_id)
+        await send({
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        })
+        await send({"type": "http.response.body", "body": body})
+
+
+def _route_label(scope: dict[str, Any]) -> str:
+    name = scope.get("route_name")
+    if name:
+        return str(name)
+    route = scope.get("route")
+    path_format = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(path_format) if path_format else _UNMATCHED

@@ -1,0 +1,373 @@
+"""`mercato` command line: serve, worker, run, migrate, db, seed, createsuperuser, outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mercato.kit.db import Database, embedded_server, resolve_database_url
+from mercato.kit.embedded_pg import EmbeddedPostgresError
+from mercato.kit.settings import PROJECT_ROOT, ConfigurationError, Settings, get_settings
+
+app = typer.Typer(help="Mercato: a headless eCommerce backend.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="The embedded PostgreSQL server (ignored when DATABASE_URL is set).",
+                     no_args_is_help=True)
+outbox_app = typer.Typer(help="Inspect and re-drive the event outbox.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(outbox_app, name="outbox")
+
+console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ConfigurationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _database_url(settings: Settings) -> str:
+    try:
+        return resolve_database_url(settings)
+    except EmbeddedPostgresError as exc:
+        console.print(f"[red]Could not start the embedded PostgreSQL:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+def _with_session(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(session)` in one committed transaction."""
+
+    async def main() -> T:
+        db = Database.connect(_database_url(settings), settings, pool_size=1, max_overflow=0)
+        try:
+            async with db.sessionmaker() as session, session.begin():
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+# ---- serving ------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [MERCATO_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [MERCATO_PORT]")] = None,
+    workers: Annotated[int | None, typer.Option(help="Server processes [MERCATO_WEB_WORKERS]")] = None,
+    migrate_first: Annotated[bool, typer.Option("--migrate", help="Apply migrations before serving")] = False,
+) -> None:
+    """Serve the HTTP API with uvicorn (uvloop + httptools)."""
+    import uvicorn
+
+    settings = _settings()
+    url = _database_url(settings)
+    if migrate_first:
+        from mercato.kit.migrations import upgrade
+
+        upgrade(url)
+    processes = workers or settings.web_workers
+    if processes > 1:
+        _prepare_multiprocess_metrics()
+    uvicorn.run(
+        "mercato.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=processes,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _prepare_multiprocess_metrics() -> None:
+    directory = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or PROJECT_ROOT / "var" / "prometheus")
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Drain the outbox and run due jobs once, then exit")] = False,
+) -> None:
+    """Deliver outbox events to handlers and run periodic jobs."""
+    from mercato.kit.logging import configure_logging
+    from mercato.worker.main import run_worker
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    _database_url(settings)
+    asyncio.run(run_worker(settings, once=once))
+
+
+@app.command()
+def run(
+    workers: Annotated[int, typer.Option(help="Background worker processes")] = 1,
+    seed_demo: Annotated[bool, typer.Option("--seed/--no-seed", help="Seed demo data into an empty DB")] = True,
+) -> None:
+    """Everything for local use: database, migrations, demo data, the API and a worker. Ctrl-C stops all."""
+    settings = _settings()
+    started_embedded = settings.uses_embedded_db and not embedded_server(settings).status().running
+    url = _database_url(settings)
+    from mercato.kit.migrations import upgrade
+
+    console.print("[bold]Applying migrations…[/bold]")
+    upgrade(url)
+    if seed_demo:
+        _seed(settings, demo=True)
+    children: list[subprocess.Popen[bytes]] = []
+    base = [sys.executable, "-m", "mercato"]
+    children.append(subprocess.Popen([*base, "serve"], start_new_session=True))
+    for _ in range(workers):
+        children.append(subprocess.Popen([*base, "worker"], start_new_session=True))
+    console.print(
+        f"[green]Mercato is up:[/green] http://{settings.host}:{settings.port}/docs  "
+        "(Ctrl-C stops everything)"
+    )
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    exit_code = 0
+    try:
+        while not stop:
+            for child in children:
+                code = child.poll()
+                if code is not None:
+                    console.print(f"[red]A child process exited with {code}; stopping.[/red]")
+                    exit_code, stop = code or 1, True
+            time.sleep(0.2)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if started_embedded:
+            embedded_server(settings).stop()
+            console.print("Stopped the embedded PostgreSQL.")
+    raise typer.Exit(exit_code)
+
+
+# ---- schema and data --------------------------------------------------------------------------
+
+
+@app.command()
+def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Apply migrations (safe to run from several processes at once)."""
+    from mercato.kit.migrations import upgrade
+
+    upgrade(_database_url(_settings()), revision)
+    console.print("[green]Database is at the requested revision.[/green]")
+
+
+@app.command()
+def makemigration(message: Annotated[str, typer.Option("-m", "--message", help="What changes")]) -> None:
+    """Autogenerate a migration from the models (review it before committing)."""
+    from mercato.kit.migrations import make_migration
+
+    path = make_migration(_database_url(_settings()), message)
+    console.print(f"Wrote {path}")
+
+
+def _seed(settings: Settings, *, demo: bool) -> None:
+    from mercato.modules import channels
+
+    async def work(session: Any) -> int:
+        steps: list[tuple[str, Callable[[Any], Awaitable[int]]]] = [
+            ("currencies and channels", channels.seed_base),
+        ]
+        added = 0
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                      console=console) as progress:
+            task = progress.add_task("Seeding", total=len(steps))
+            for label, step in steps:
+                progress.update(task, description=f"Seeding {label}")
+                added += await step(session)
+                progress.advance(task)
+        return added
+
+    added = _with_session(settings, work)
+    console.print(f"[green]Seed complete[/green] ({added} rows added{'; demo store' if demo else ''}).")
+
+
+@app.command()
+def seed(demo: Annotated[bool, typer.Option("--demo", help="Also load the demo store")] = False) -> None:
+    """Load base channels and currencies (and, with --demo, the demo store). Idempotent."""
+    _seed(_settings(), demo=demo)
+
+
+@app.command()
+def createsuperuser(
+    email: Annotated[str, typer.Option(help="Staff email")],
+    password: Annotated[str, typer.Option(help="Password (min. 10 characters)")],
+) -> None:
+    """Create a staff user holding every permission, non-interactively."""
+    from mercato.kit.errors import DomainError
+    from mercato.modules import identity
+
+    if len(password) < 10:
+        console.print("[red]The password must have at least 10 characters.[/red]")
+        raise typer.Exit(2)
+
+    async def work(session: Any) -> str:
+        user = await identity.create_superuser(session, email=email, password=password)
+        return str(user.email)
+
+    try:
+        created = _with_session(_settings(), work)
+    except DomainError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"[green]Superuser {created} created.[/green]")
+
+
+# ---- embedded database -------------------------------------------------------------------------
+
+
+def _embedded_or_exit(settings: Settings) -> Any:
+    if not settings.uses_embedded_db:
+        console.print("DATABASE_URL is set: the embedded server is not used.")
+        raise typer.Exit(0)
+    return embedded_server(settings)
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded PostgreSQL (initialising it on first use)."""
+    settings = _settings()
+    server = _embedded_or_exit(settings)
+    _database_url(settings)
+    console.print(f"[green]Running[/green] (pid {server.status().pid}, data in {server.data_dir}).")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL."""
+    server = _embedded_or_exit(_settings())
+    console.print("Stopped." if server.stop() else "It was not running.")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say whether the embedded PostgreSQL runs (exit 1 when it does not)."""
+    server = _embedded_or_exit(_settings())
+    status = server.status()
+    if status.running:
+        console.print(f"Running: pid {status.pid}, data {status.data_dir}, socket {status.socket_dir}")
+    else:
+        console.print(f"Not running (data directory {status.data_dir}).")
+        raise typer.Exit(1)
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the database URL (starting the embedded server if needed)."""
+    typer.echo(_database_url(_settings()))
+
+
+@db_app.command("psql")
+def db_psql() -> None:
+    """Open psql on the database."""
+    settings = _settings()
+    url = _database_url(settings)
+    if settings.uses_embedded_db:
+        argv = embedded_server(settings).psql_argv(settings.db_name)
+    else:
+        argv = ["psql", url]
+    os.execvp(argv[0], argv)  # noqa: S606 - replacing the process with psql is the point
+
+
+# ---- outbox --------------------------------------------------------------------------------------
+
+
+@outbox_app.command("stats")
+def outbox_stats() -> None:
+    """Pending and dead-lettered event counts, and the delivery lag."""
+    from mercato.kit import outbox_admin
+
+    stats = _with_session(_settings(), outbox_admin.stats)
+    console.print(f"pending={stats.pending} dead={stats.dead} lag={stats.lag_seconds:.1f}s")
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[str | None, typer.Option(help="pending, done or dead")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+) -> None:
+    """List recent events, newest first."""
+    from mercato.kit import outbox_admin
+    from mercato.kit.outbox import EventStatus
+
+    wanted = EventStatus(status) if status else None
+
+    async def work(session: Any) -> Any:
+        return await outbox_admin.list_events(session, status=wanted, limit=limit, cursor=None)
+
+    page = _with_session(_settings(), work)
+    table = Table("id", "name", "status", "attempts", "created", "last error")
+    for event in page.items:
+        table.add_row(str(event.id), event.name, event.status, str(event.attempts),
+                      event.created_at.isoformat(timespec="seconds"), (event.last_error or "")[:60])
+    Console().print(table)
+
+
+@outbox_app.command("dead")
+def outbox_dead(limit: Annotated[int, typer.Option(min=1, max=100)] = 20) -> None:
+    """List dead-lettered events."""
+    outbox_list(status="dead", limit=limit)
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    event_ids: Annotated[list[str] | None, typer.Argument(help="Dead event ids; none means all")] = None,
+) -> None:
+    """Put dead-lettered events back in the queue."""
+    import uuid
+
+    from mercato.kit import outbox_admin
+
+    ids = [uuid.UUID(raw) for raw in event_ids] if event_ids else None
+
+    async def work(session: Any) -> int:
+        return await outbox_admin.retry(session, ids)
+
+    console.print(f"Re-queued {_with_session(_settings(), work)} event(s).")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

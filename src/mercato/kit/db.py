@@ -1,0 +1,100 @@
+"""Database plumbing: URL resolution (embedded or external), engine, sessions and the ORM base."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from mercato.kit.embedded_pg import EmbeddedPostgres
+from mercato.kit.settings import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+def embedded_server(settings: Settings) -> EmbeddedPostgres:
+    return EmbeddedPostgres(settings.pg_dir)
+
+
+def resolve_database_url(settings: Settings, *, start_embedded: bool = True) -> str:
+    """The plain `postgresql://` URL to use: DATABASE_URL, or the embedded server (started on demand)."""
+    if settings.database_url is not None:
+        return settings.database_url
+    server = embedded_server(settings)
+    if start_embedded:
+        server.ensure_running()
+        server.ensure_database(settings.db_name)
+    return server.url(settings.db_name)
+
+
+def async_url(url: str) -> str:
+    """Turn any postgres URL into the SQLAlchemy asyncpg form."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def sync_url(url: str) -> str:
+    """The psycopg (sync) form, used by Alembic and the CLI."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def create_engine(url: str, settings: Settings, **overrides: Any) -> AsyncEngine:
+    options: dict[str, Any] = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout_s,
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+        "connect_args": {
+            "timeout": settings.db_connect_timeout_s,
+            "command_timeout": settings.db_statement_timeout_ms / 1000 + 5,
+            "server_settings": {
+                "application_name": "mercato",
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+                "timezone": "UTC",
+            },
+        },
+    }
+    options.update(overrides)
+    return create_async_engine(async_url(url), **options)
+
+
+@dataclass
+class Database:
+    """The process's engine and session factory; tests swap `sessionmaker` to isolate each test."""
+
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    def connect(cls, url: str, settings: Settings, **overrides: Any) -> Database:
+        engine = create_engine(url, settings, **overrides)
+        return cls(engine, async_sessionmaker(engine, expire_on_commit=False, autoflush=False))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,80 @@
+"""structlog configured for one JSON object per line, with the request id bound per request."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import sys
+from typing import Any
+
+import orjson
+import structlog
+
+# Set per request by the HTTP middleware, per job by the worker; added to every log line.
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+_SECRET_KEYS = frozenset({"password", "token", "access_token", "refresh_token", "secret", "authorization"})
+
+
+def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key in list(event):
+        if key.lower() in _SECRET_KEYS:
+            event[key] = "[redacted]"
+    return event
+
+
+def _add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    request_id = request_id_var.get()
+    if request_id:
+        event.setdefault("request_id", request_id)
+    return event
+
+
+def _dumps(obj: Any, default: Any = None) -> str:
+    return orjson.dumps(obj, default=default).decode()
+
+
+def configure_logging(level: str = "INFO") -> None:
+    numeric = logging.getLevelNamesMapping()[level]
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        _add_request_id,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact,
+        structlog.processors.format_exc_info,
+        structlog.processors.JSONRenderer(serializer=_dumps),
+    ]
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+    # Route stdlib logging (uvicorn, sqlalchemy warnings) through the same JSON renderer.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(serializer=_dumps),
+            ],
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    for name in ("uvicorn.access",):
+        logging.getLogger(name).disabled = True  # our middleware writes the access line
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)

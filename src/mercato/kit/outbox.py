@@ -1,0 +1,159 @@
+"""Transactional outbox: events are rows written in the same transaction as the change they report.
+
+`emit(session, event)` never talks to the network; `mercato worker` delivers each event to every
+handler registered for its name, at least once, and records `(handler, event_id)` in the same
+transaction as the handler's own writes so a redelivered event has no second effect.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+from sqlalchemy import DateTime, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mercato.kit.clock import utcnow
+from mercato.kit.db import Base
+from mercato.kit.ids import new_id
+from mercato.kit.logging import request_id_var
+
+
+class EventStatus(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    DEAD = "dead"
+
+
+class OutboxEvent(Base):
+    __tablename__ = "outbox_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default=EventStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # The dispatcher's claim query reads only pending rows in delivery order.
+        Index("ix_outbox_events_pending", "available_at", "id", postgresql_where=text("status = 'pending'")),
+        Index("ix_outbox_events_dead", "id", postgresql_where=text("status = 'dead'")),
+        Index("ix_outbox_events_processed_at", "processed_at", postgresql_where=text("status = 'done'")),
+    )
+
+
+class ProcessedEvent(Base):
+    """Which handler has applied which event: the dedupe record that makes redelivery harmless."""
+
+    __tablename__ = "outbox_processed"
+
+    handler: Mapped[str] = mapped_column(String(200), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (Index("ix_outbox_processed_event_id", "event_id"),)
+
+
+class Event(Protocol):
+    name: ClassVar[str]
+
+
+@dataclass(frozen=True)
+class DeliveredEvent:
+    """What a handler receives."""
+
+    id: uuid.UUID
+    name: str
+    payload: dict[str, Any]
+    created_at: datetime
+    attempt: int
+
+
+Handler = Callable[[AsyncSession, DeliveredEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RegisteredHandler:
+    name: str
+    event_name: str
+    func: Handler
+
+
+class HandlerRegistry:
+    def __init__(self) -> None:
+        self._by_event: dict[str, list[RegisteredHandler]] = defaultdict(list)
+
+    def register(self, event_name: str, func: Handler, *, name: str | None = None) -> None:
+        handler_name = name or f"{func.__module__}.{func.__qualname__}"
+        existing = self._by_event[event_name]
+        if any(h.name == handler_name for h in existing):
+            return
+        existing.append(RegisteredHandler(handler_name, event_name, func))
+
+    def for_event(self, event_name: str) -> list[RegisteredHandler]:
+        return list(self._by_event.get(event_name, ()))
+
+    def event_names(self) -> list[str]:
+        return sorted(self._by_event)
+
+
+registry = HandlerRegistry()
+
+
+def on(event_name: str) -> Callable[[Handler], Handler]:
+    """Decorator for a module's handlers.py: run `func` for every `event_name` event."""
+
+    def decorate(func: Handler) -> Handler:
+        registry.register(event_name, func)
+        return func
+
+    return decorate
+
+
+async def emit(session: AsyncSession, event: Any, *, name: str | None = None) -> uuid.UUID:
+    """Record `event` (a dataclass with a `name` class attribute, or a dict plus `name`)."""
+    if dataclasses.is_dataclass(event) and not isinstance(event, type):
+        payload = _jsonable(dataclasses.asdict(event))
+        event_name = name or type(event).name
+    elif isinstance(event, dict):
+        if name is None:
+            raise ValueError("emit() needs a name for a dict payload")
+        payload, event_name = _jsonable(event), name
+    else:
+        raise TypeError("emit() takes an event dataclass or a dict")
+    now = utcnow()
+    event_id = new_id()
+    session.add(
+        OutboxEvent(
+            id=event_id, name=event_name, payload=payload, status=EventStatus.PENDING, attempts=0,
+            created_at=now, available_at=now, request_id=request_id_var.get() or None,
+        )
+    )
+    return event_id
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value

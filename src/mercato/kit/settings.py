@@ -1,0 +1,107 @@
+"""Configuration from environment variables, validated once at start-up.
+
+A wrong value stops the process with a message naming the variable (see `load_settings`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+class ConfigurationError(RuntimeError):
+    """Raised when the environment holds an invalid configuration value."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MERCATO_", extra="ignore", frozen=True, populate_by_name=True)
+
+    env: Literal["development", "test", "production"] = "development"
+
+    # Database. DATABASE_URL (no prefix) is the conventional name; unset means "embedded".
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    pg_dir: Path = PROJECT_ROOT / "var" / "pg"
+    db_name: str = "mercato"
+    db_pool_size: int = Field(default=10, ge=1, le=500)
+    db_max_overflow: int = Field(default=10, ge=0, le=500)
+    db_pool_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    db_connect_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    db_statement_timeout_ms: int = Field(default=30_000, ge=100)
+
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    web_workers: int = Field(default=1, ge=1, le=256)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    access_log: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Security
+    secret_key: str | None = None
+    access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
+
+    # Events and jobs
+    outbox_max_attempts: int = Field(default=10, ge=1, le=100)
+    outbox_batch_size: int = Field(default=50, ge=1, le=1000)
+    outbox_backoff_base_s: float = Field(default=1.0, gt=0)
+    outbox_backoff_max_s: float = Field(default=3600.0, gt=0)
+    worker_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    worker_handler_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    outbox_retention_days: int = Field(default=7, ge=1)
+
+    idempotency_ttl_s: int = Field(default=86_400, ge=60)
+    idempotency_lock_timeout_s: int = Field(default=60, ge=1)
+
+    @field_validator("cors_origins", "worker_handler_modules", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("database_url", "redis_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @property
+    def uses_embedded_db(self) -> bool:
+        return self.database_url is None
+
+
+def _variable_name(loc: tuple[int | str, ...]) -> str:
+    field = str(loc[0]) if loc else "?"
+    aliases = {"database_url": "DATABASE_URL", "redis_url": "REDIS_URL"}
+    return aliases.get(field, field if field.isupper() else f"MERCATO_{field.upper()}")
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment, turning pydantic's error into one readable message."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [f"{_variable_name(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise ConfigurationError("Invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,76 @@
+"""Who is calling: bearer-token parsing and permission checks, independent of how tokens are issued.
+
+The identity module installs an `Authenticator` on `app.state.authenticator` at start-up, so kit
+never imports a module and every module's endpoints can still say what permission they need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from fastapi import Request
+
+from mercato.kit.errors import PermissionDenied, Unauthenticated
+
+PrincipalKind = Literal["staff", "customer", "api_key"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: PrincipalKind
+    id: str
+    permissions: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def scope(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+    def can(self, permission: str) -> bool:
+        return "*" in self.permissions or permission in self.permissions
+
+
+class Authenticator(Protocol):
+    async def __call__(self, request: Request, token: str) -> Principal: ...
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Expected 'Authorization: Bearer <token>'.", code="auth.invalid_header")
+    return token.strip()
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    token = bearer_token(request)
+    if token is None:
+        return None
+    authenticator: Authenticator | None = getattr(request.app.state, "authenticator", None)
+    if authenticator is None:
+        raise Unauthenticated("No authenticator is configured.")
+    principal = await authenticator(request, token)
+    request.state.principal = principal
+    return principal
+
+
+def require_permission(permission: str) -> Callable[[Request], Awaitable[Principal]]:
+    """FastAPI dependency: a staff user or API key holding `permission`, else 401/403."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = await optional_principal(request)
+        if principal is None:
+            raise Unauthenticated()
+        if principal.kind == "customer" or not principal.can(permission):
+            raise PermissionDenied(f"This needs the permission {permission!r}.")
+        return principal
+
+    dependency.__name__ = f"require_{permission.replace(':', '_')}"
+    dependency.required_permission = permission  # type: ignore[attr-defined]
+    return dependency

@@ -1,0 +1,1 @@
+"""Business modules. Each uses another only through that module's package (`__init__`)."""

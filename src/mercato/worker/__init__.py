@@ -1,0 +1,1 @@
+"""Worker processes: the outbox dispatcher and the periodic-job scheduler."""

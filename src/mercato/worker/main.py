@@ -1,0 +1,119 @@
+"""`mercato worker`: deliver outbox events and run periodic jobs until told to stop.
+
+Idle workers sleep on LISTEN (a trigger NOTIFYs on every outbox insert) with a polling fallback,
+so delivery is prompt without hammering the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+
+import asyncpg
+import structlog
+
+from mercato.kit.db import Database, resolve_database_url
+from mercato.kit.jobs import registered_jobs
+from mercato.kit.outbox import registry
+from mercato.kit.settings import Settings
+from mercato.registry import import_handlers_and_tasks
+from mercato.worker.dispatcher import Dispatcher
+from mercato.worker.scheduler import Scheduler
+
+NOTIFY_CHANNEL = "mercato_outbox"
+_JOB_CHECK_INTERVAL_S = 1.0
+_log = structlog.get_logger("mercato.worker")
+
+
+class Worker:
+    def __init__(self, settings: Settings, db: Database, raw_url: str) -> None:
+        self.settings = settings
+        self.db = db
+        self.raw_url = raw_url
+        self.dispatcher = Dispatcher(db, registry, settings)
+        self.scheduler = Scheduler(db, registered_jobs())
+        self.stopping = asyncio.Event()
+        self.wakeup = asyncio.Event()
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+
+    async def run(self) -> None:
+        await self.scheduler.register()
+        listener = await self._listen()
+        _log.info("worker_started", worker=self.name, events=registry.event_names(),
+                  jobs=[j.name for j in self.scheduler.jobs])
+        loop = asyncio.get_running_loop()
+        next_job_check = 0.0
+        try:
+            while not self.stopping.is_set():
+                try:
+                    claimed = await self.dispatcher.run_batch()
+                    if loop.time() >= next_job_check:
+                        await self.scheduler.run_due()
+                        next_job_check = loop.time() + _JOB_CHECK_INTERVAL_S
+                except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+                    _log.warning("worker_db_unavailable", error=repr(exc))
+                    claimed = 0
+                    await self._sleep(2.0)
+                except Exception as exc:
+                    if not _is_disconnect(exc):
+                        raise
+                    _log.warning("worker_db_unavailable", error=repr(exc))
+                    claimed = 0
+                    await self._sleep(2.0)
+                if claimed == 0:
+                    await self._sleep(self.settings.worker_poll_interval_s)
+        finally:
+            if listener is not None:
+                with contextlib.suppress(Exception):
+                    await listener.close()
+            _log.info("worker_stopped", worker=self.name)
+
+    async def _sleep(self, seconds: float) -> None:
+        self.wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                waiters = [asyncio.ensure_future(self.wakeup.wait()), asyncio.ensure_future(self.stopping.wait())]
+                try:
+                    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for waiter in waiters:
+                        waiter.cancel()
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        try:
+            url = self.raw_url.replace("postgresql+asyncpg://", "postgresql://")
+            connection = await asyncpg.connect(url, timeout=self.settings.db_connect_timeout_s)
+            await connection.add_listener(NOTIFY_CHANNEL, lambda *_: self.wakeup.set())
+            return connection
+        except (OSError, asyncpg.PostgresError) as exc:
+            _log.warning("worker_listen_unavailable", error=repr(exc))
+            return None
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+async def run_worker(settings: Settings, *, once: bool = False) -> None:
+    import_handlers_and_tasks(settings.worker_handler_modules)
+    url = await asyncio.to_thread(resolve_database_url, settings)
+    db = Database.connect(url, settings, pool_size=2, max_overflow=2)
+    worker = Worker(settings, db, url)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, worker.stopping.set)
+    try:
+        if once:
+            await worker.scheduler.register()
+            while await worker.dispatcher.run_batch():
+                pass
+            await worker.scheduler.run_due()
+        else:
+            await worker.run()
+    finally:
+        await db.dispose()
