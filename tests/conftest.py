@@ -1,7 +1,7 @@
 """Test harness: one migrated database per session, each test inside a rolled-back transaction.
 
 The database is the embedded PostgreSQL by default, or the server named by TEST_DATABASE_URL
-(its database name is used as a prefix; the test databases are created beside it).
+or else DATABASE_URL: the test databases are created (and dropped) beside the named one.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ pytest_plugins = ["tests.fixtures.processes", "tests.fixtures.auth"]
 
 @pytest.fixture(scope="session")
 def databases() -> Iterator[TestDatabases]:
-    dbs = TestDatabases.from_environment(os.environ.get("TEST_DATABASE_URL"))
+    dbs = TestDatabases.from_environment(os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL"))
     dbs.prepare_template()
     try:
         yield dbs

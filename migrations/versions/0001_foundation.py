@@ -1,7 +1,7 @@
 """Foundation: idempotency keys, outbox, scheduled jobs, staff users, currencies, channels.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26 13:23:37.161854
 """
 

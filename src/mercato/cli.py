@@ -301,10 +301,7 @@ def db_psql() -> None:
     """Open psql on the database."""
     settings = _settings()
     url = _database_url(settings)
-    if settings.uses_embedded_db:
-        argv = embedded_server(settings).psql_argv(settings.db_name)
-    else:
-        argv = ["psql", url]
+    argv = embedded_server(settings).psql_argv(settings.db_name) if settings.uses_embedded_db else ["psql", url]
     os.execvp(argv[0], argv)  # noqa: S606 - replacing the process with psql is the point
 
 

@@ -126,6 +126,28 @@ async def _database_handler(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _os_error_handler(request: Request, exc: Exception) -> Response:
+    """A socket-level failure reaching the web layer means a dependency is down: 503, not 500."""
+    if _raised_by_database_driver(exc):
+        return await _database_handler(request, exc)
+    _log.warning("dependency_unavailable", error=type(exc).__name__, path=request.url.path)
+    return problem_response(
+        503, "service.unavailable", "A service this request needs is unavailable; retry shortly.",
+        request_id=request_id_var.get() or None, headers={"Retry-After": "5"},
+    )
+
+
+def _raised_by_database_driver(exc: BaseException) -> bool:
+    # asyncpg lets connect-time socket errors (refused, socket file missing) through unwrapped.
+    tb = exc.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if module.startswith(("asyncpg", "sqlalchemy")):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 async def _dbapi_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DBAPIError)
     if exc.connection_invalidated or _is_connectivity(exc):
@@ -153,6 +175,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(e.DomainError, _domain_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
-    for exc_type in (OperationalError, InterfaceError, PoolTimeout, ConnectionError, TimeoutError):
+    for exc_type in (OperationalError, InterfaceError, PoolTimeout):
         app.add_exception_handler(exc_type, _database_handler)
+    app.add_exception_handler(OSError, _os_error_handler)  # also ConnectionError and TimeoutError
     app.add_exception_handler(DBAPIError, _dbapi_handler)

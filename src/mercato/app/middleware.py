@@ -186,7 +186,7 @@ class RequestContextMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
-def _route_label(scope: dict[str, Any]) -> str:
+def _route_label(scope: Scope) -> str:
     name = scope.get("route_name")
     if name:
         return str(name)

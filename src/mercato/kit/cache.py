@@ -6,6 +6,7 @@ generation of its tags, so bumping a tag makes every key under it unreachable in
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Protocol
 
@@ -68,16 +69,12 @@ class RedisCache:
         return value if isinstance(value, bytes) else None
 
     async def set(self, key: str, value: bytes, ttl_s: int) -> None:
-        try:
+        with contextlib.suppress(Exception):
             await self._redis.set(_PREFIX + key, value, ex=ttl_s)
-        except Exception:  # noqa: S110
-            pass
 
     async def delete(self, key: str) -> None:
-        try:
+        with contextlib.suppress(Exception):
             await self._redis.delete(_PREFIX + key)
-        except Exception:  # noqa: S110
-            pass
 
     async def incr(self, key: str) -> int:
         return int(await self._redis.incr(_PREFIX + key))

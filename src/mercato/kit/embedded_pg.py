@@ -87,12 +87,11 @@ class EmbeddedPostgres:
 
     def ensure_database(self, name: str) -> None:
         """Create database `name` if it does not exist (idempotent, safe under races)."""
-        out = self._psql("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{_literal(name)}'")
-        if out.strip() == "1":
+        exists_sql = f"SELECT 1 FROM pg_database WHERE datname = '{_literal(name)}'"  # noqa: S608 - escaped
+        if self._psql("postgres", exists_sql).strip() == "1":
             return
         with self._exclusive():
-            out = self._psql("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{_literal(name)}'")
-            if out.strip() != "1":
+            if self._psql("postgres", exists_sql).strip() != "1":
                 self._psql("postgres", f'CREATE DATABASE "{_ident(name)}"')
 
     def status(self) -> ServerStatus:

@@ -8,7 +8,6 @@ claim's lock expires after `idempotency_lock_timeout_s`, letting a retry run aga
 
 from __future__ import annotations
 
-import enum
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -104,6 +103,14 @@ async def claim(
             .with_for_update()
         )
     ).scalar_one()
+    if row.expires_at <= now:
+        # Past its TTL but not purged yet: the key is free again, whatever it was used for.
+        row.fingerprint = fingerprint_
+        row.locked_at = now
+        row.response_status = row.response_headers = row.response_body = None
+        row.created_at = now
+        row.expires_at = now + ttl
+        return None
     if row.fingerprint != fingerprint_:
         raise IdempotencyMismatch(
             "This Idempotency-Key was used with a different request; use a new key."

@@ -6,19 +6,22 @@ Exponents (JPY 0, EUR 2, KWD 3) come from CLDR via Babel rather than a hand-kept
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
-from functools import lru_cache
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from functools import cache, lru_cache
 
 from babel.numbers import get_currency_precision, list_currencies
 
 from mercato.kit.errors import InvalidInput
+
+# "1e999999999" would otherwise become a billion-digit int; no price has more than 30 digits.
+_MAX_MAJOR_DIGITS = 30
 
 
 class CurrencyMismatch(InvalidInput):
     code = "money.currency_mismatch"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _known_currencies() -> frozenset[str]:
     return frozenset(list_currencies())
 
@@ -51,9 +54,23 @@ class Money:
 
     @classmethod
     def from_decimal(cls, value: Decimal | str, currency: str) -> Money:
-        """Convert a major-unit decimal ("19.99") using banker's rounding at the currency's exponent."""
-        quantum = Decimal(1).scaleb(-exponent(currency))
-        minor = (Decimal(value).quantize(quantum, rounding=ROUND_HALF_EVEN) / quantum).to_integral_value()
+        """Convert a major-unit decimal ("19.99") using banker's rounding at the currency's exponent.
+
+        Floats are refused (0.1 is not one tenth); so are strings that are not finite numbers.
+        """
+        if not isinstance(value, Decimal | str):
+            raise TypeError("Money.from_decimal takes a Decimal or a str, never a float")
+        digits = exponent(currency)
+        try:
+            amount = Decimal(value.strip() if isinstance(value, str) else value)
+        except InvalidOperation:
+            amount = Decimal("NaN")
+        if not amount.is_finite() or (amount and amount.adjusted() > _MAX_MAJOR_DIGITS):
+            raise InvalidInput(f"{value!r} is not a finite decimal amount", code="money.invalid_amount")
+        with localcontext() as ctx:
+            # Exact at any magnitude: no rounding other than the one to minor units below.
+            ctx.prec = max(28, len(amount.as_tuple().digits) + digits + 2)
+            minor = amount.scaleb(digits).to_integral_value(rounding=ROUND_HALF_EVEN)
         return cls(int(minor), currency)
 
     def to_decimal(self) -> Decimal:

@@ -127,7 +127,7 @@ async def emit(session: AsyncSession, event: Any, *, name: str | None = None) ->
     """Record `event` (a dataclass with a `name` class attribute, or a dict plus `name`)."""
     if dataclasses.is_dataclass(event) and not isinstance(event, type):
         payload = _jsonable(dataclasses.asdict(event))
-        event_name = name or type(event).name
+        event_name = name or str(getattr(type(event), "name"))  # noqa: B009 - a ClassVar of the event type
     elif isinstance(event, dict):
         if name is None:
             raise ValueError("emit() needs a name for a dict payload")

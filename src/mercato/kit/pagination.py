@@ -9,12 +9,14 @@ import base64
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import orjson
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from mercato.kit.errors import FieldError, InvalidInput
@@ -27,7 +29,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class SortKey:
-    column: ColumnElement[Any]
+    column: ColumnElement[Any] | InstrumentedAttribute[Any]
     descending: bool = False
 
 
@@ -46,16 +48,31 @@ def _tag(value: Any) -> Any:
         return {"u": str(value)}
     if isinstance(value, datetime):
         return {"t": value.isoformat()}
+    if isinstance(value, date):
+        return {"D": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"d": str(value)}
     return value
 
 
 def _untag(value: Any) -> Any:
     if isinstance(value, dict) and len(value) == 1:
         (kind, raw), = value.items()
+        if not isinstance(raw, str):
+            raise TypeError("tagged cursor values are strings")
         if kind == "u":
             return uuid.UUID(raw)
         if kind == "t":
             return datetime.fromisoformat(raw)
+        if kind == "D":
+            return date.fromisoformat(raw)
+        if kind == "d":
+            number = Decimal(raw)
+            if not number.is_finite():
+                raise ValueError("not a finite decimal")
+            return number
+    if isinstance(value, dict | list):
+        raise TypeError("cursor values are scalars")
     return value
 
 
@@ -65,13 +82,12 @@ def encode_cursor(values: Sequence[Any]) -> str:
 
 def decode_cursor(cursor: str, width: int) -> list[Any]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = [_untag(v) for v in orjson.loads(raw)]
-    except (ValueError, TypeError, KeyError, orjson.JSONDecodeError) as exc:
+        decoded = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(decoded, list) or len(decoded) != width:
+            raise _invalid()
+        return [_untag(v) for v in decoded]
+    except (ArithmeticError, ValueError, TypeError, KeyError) as exc:  # binascii, orjson, uuid, ...
         raise _invalid() from exc
-    if not isinstance(values, list) or len(values) != width:
-        raise _invalid()
-    return values
 
 
 def _invalid() -> InvalidCursor:
@@ -103,7 +119,10 @@ async def keyset_page(
     """Fetch one page of `stmt` ordered by `keys` (the last key must be unique, e.g. the id)."""
     limit = max(1, min(limit, MAX_LIMIT))
     if cursor:
-        stmt = stmt.where(after(keys, decode_cursor(cursor, len(keys))))
+        values = decode_cursor(cursor, len(keys))
+        if not all(_fits(key, value) for key, value in zip(keys, values, strict=True)):
+            raise _invalid()  # a cursor of another list, or tampered with: never let it reach the driver
+        stmt = stmt.where(after(keys, values))
     stmt = stmt.order_by(*[k.column.desc() if k.descending else k.column.asc() for k in keys]).limit(limit + 1)
     result = await session.execute(stmt)
     rows: list[Any] = list(result.scalars().all() if scalars else result.all())
@@ -114,6 +133,23 @@ async def keyset_page(
         last = rows[-1]
         next_cursor = encode_cursor([_value_of(last, k) for k in keys])
     return Page(rows, next_cursor)
+
+
+def _fits(key: SortKey, value: Any) -> bool:
+    """Whether a decoded cursor value has the Python type the sort column binds."""
+    if value is None:
+        return True
+    try:
+        expected: type[Any] = key.column.type.python_type
+    except (AttributeError, NotImplementedError):
+        return not isinstance(value, dict | list)
+    if isinstance(value, bool) and expected is not bool:
+        return False
+    if expected in (Decimal, float):
+        return isinstance(value, int | float | Decimal)
+    if expected is date:
+        return isinstance(value, date) and not isinstance(value, datetime)
+    return isinstance(value, expected)
 
 
 def _value_of(row: Any, key: SortKey) -> Any:

@@ -45,5 +45,6 @@ class RateLimiter:
 def build_rate_limiter(settings: Settings) -> RateLimiter:
     if settings.redis_url:
         uri = settings.redis_url.replace("redis://", "async+redis://", 1).replace("rediss://", "async+rediss://", 1)
-        return RateLimiter(RedisStorage(uri))
+        # redis-py is already a dependency; limits' default async client (coredis) is not installed.
+        return RateLimiter(RedisStorage(uri, implementation="redispy"))
     return RateLimiter(MemoryStorage())

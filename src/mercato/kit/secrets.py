@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -19,10 +20,22 @@ def signing_secret(settings: Settings, path: Path = _DEV_SECRET_FILE) -> str:
     if settings.env == "production":
         raise ConfigurationError("MERCATO_SECRET_KEY: required when MERCATO_ENV=production")
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    if not path.exists():
+        # Write a private temp file, then link it into place: the link either publishes a complete
+        # secret or fails because another process (a sibling worker) published one first. Creating
+        # `path` directly would let that sibling read it while still empty.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    secret = path.read_text().strip()
+    if len(secret) < 32:
+        raise ConfigurationError(
+            f"MERCATO_SECRET_KEY: unset, and {path} does not hold a usable secret; delete it or set the variable"
+        )
+    return secret

@@ -8,7 +8,7 @@ commits, anything else rolls back.
 from __future__ import annotations
 
 import email.message
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -21,13 +21,12 @@ from mercato.kit import idempotency
 from mercato.kit.errors import DomainError, UnsupportedMediaType
 from mercato.kit.settings import Settings
 from mercato.kit.web.auth import optional_principal
-from mercato.kit.web.problems import problem_response
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # Responses replayed for a reused key: the outcome of work that ran (Stripe does the same).
-_STORED_STATUSES = frozenset({*range(200, 300), 402})
+_STORED_STATUSES = frozenset({*range(200, 400), 402})
 _REPLAY_HEADERS = ("content-type", "location", "etag")
 
 
@@ -80,7 +79,7 @@ def domain_error_response(request: Request, exc: DomainError) -> Response:
 
 
 class MercatoRoute(APIRoute):
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         inner = super().get_route_handler()
         expects_json = self.body_field is not None and not _is_form(self)
         is_idempotent = bool(getattr(self.endpoint, "__mercato_idempotent__", False))
@@ -123,7 +122,8 @@ async def _run_idempotent(
     principal = await optional_principal(request)
     scope = principal.scope if principal else "anonymous"
     body = await request.body()
-    fp = idempotency.fingerprint(request.method, request.url.path, body)
+    target = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
+    fp = idempotency.fingerprint(request.method, target, body)
     async with factory() as claim_session, claim_session.begin():
         replay = await idempotency.claim(
             claim_session,
@@ -143,15 +143,19 @@ async def _run_idempotent(
         except DomainError as exc:
             response = domain_error_response(request, exc)
         stored = _storable(response)
-        if stored is not None and response.status_code < 400:
+        succeeded = response.status_code < 400
+        if succeeded and stored is not None:
+            # Recorded in the request's own transaction: committed together or not at all.
             await idempotency.complete(uow.session, scope=scope, key=key, response=stored)
-            await uow.finish(commit=True)
-            return response
-        await uow.finish(commit=False)
+        # Same rule as every other route: a success commits, even one that cannot be stored.
+        await uow.finish(commit=succeeded)
     except BaseException:
         await uow.finish(commit=False)
         await _release(factory, scope, key)
         raise
+    if succeeded and stored is not None:
+        return response
+    # A stored error (402) is recorded after the rollback; an unstorable answer frees the key.
     async with factory() as session, session.begin():
         if stored is not None:
             await idempotency.complete(session, scope=scope, key=key, response=stored)

@@ -11,5 +11,5 @@ class StaffLoginIn(BaseModel):
 
 class TokenOut(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - a scheme name, not a secret
     expires_in: int

@@ -20,7 +20,7 @@ ALL_PERMISSIONS = "*"
 class TokenPair:
     access_token: str
     expires_in: int
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - a scheme name, not a secret
 
 
 def normalise_email(email: str) -> str:
