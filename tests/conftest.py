@@ -22,7 +22,7 @@ from mercato.kit.db import Database
 from mercato.kit.settings import Settings
 from tests.fixtures.databases import TestDatabases
 
-pytest_plugins = ["tests.fixtures.processes", "tests.fixtures.auth"]
+pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.processes", "tests.fixtures.auth"]
 
 
 @pytest.fixture(scope="session")

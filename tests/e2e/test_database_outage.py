@@ -4,6 +4,7 @@ back recovers without restarting the app. Runs its own PostgreSQL so no other te
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -16,19 +17,18 @@ from tests.fixtures.processes import Processes
 pytestmark = pytest.mark.slow
 
 
-def _eventually(check, timeout_s: float = 15.0) -> httpx.Response:  # type: ignore[no-untyped-def]
+def _wait_for_status(request: Callable[[], httpx.Response], status: int, timeout_s: float = 15.0) -> httpx.Response:
     deadline = time.monotonic() + timeout_s
-    last: httpx.Response | None = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last is not None:
-            return last
+    while True:
+        response = request()
+        if response.status_code == status or time.monotonic() > deadline:
+            assert response.status_code == status, response.text
+            return response
         time.sleep(0.2)
-    raise AssertionError(f"condition not met in {timeout_s}s; last response: {last and last.text}")
 
 
-def test_database_outage_and_recovery(tmp_path: Path, processes: Processes) -> None:
-    server = EmbeddedPostgres(tmp_path / "pg")
+def test_database_outage_and_recovery(pg_data_dir: Path, processes: Processes) -> None:
+    server = EmbeddedPostgres(pg_data_dir)
     server.ensure_running()
     try:
         server.ensure_database("outage")
@@ -54,11 +54,8 @@ def test_database_outage_and_recovery(tmp_path: Path, processes: Processes) -> N
         assert httpx.get(f"{base}/healthz").status_code == 200, "liveness does not depend on the database"
 
         server.ensure_running()
-        _eventually(lambda: (r := httpx.get(f"{base}/readyz", timeout=5)).status_code == 200 and r or None)
-        recovered = _eventually(
-            lambda: (r := httpx.post(f"{base}/admin/auth/login", json=login, timeout=5)).status_code == 401 and r
-            or None
-        )
+        _wait_for_status(lambda: httpx.get(f"{base}/readyz", timeout=5), 200)
+        recovered = _wait_for_status(lambda: httpx.post(f"{base}/admin/auth/login", json=login, timeout=5), 401)
         assert recovered.json()["code"] == "auth.invalid_credentials"
     finally:
         processes.stop_all()

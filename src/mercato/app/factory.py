@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import ORJSONResponse
 from starlette.middleware.gzip import GZipMiddleware
 
 import mercato
@@ -19,7 +18,7 @@ from mercato.app.ops import router as ops_router
 from mercato.kit.cache import build_cache
 from mercato.kit.db import Database, resolve_database_url
 from mercato.kit.logging import configure_logging
-from mercato.kit.migrations import head_revision
+from mercato.kit.migrations import head_revision, known_revisions
 from mercato.kit.ratelimit import build_rate_limiter
 from mercato.kit.secrets import signing_secret
 from mercato.kit.settings import Settings, get_settings
@@ -58,10 +57,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version=mercato.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     app.state.settings = settings
     app.state.migration_head = head_revision()
+    app.state.known_revisions = known_revisions()
     app.state.signing_secret = signing_secret(settings)
     app.state.authenticator = TokenAuthenticator(app.state.signing_secret)
     app.state.cache = build_cache(settings)

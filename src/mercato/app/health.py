@@ -37,7 +37,10 @@ async def readyz(request: Request) -> Response:
             {"status": "unavailable", "database": "unreachable", "error": type(exc).__name__},
             status_code=503, headers={"Retry-After": "5", "Cache-Control": "no-store"},
         )
-    if current != expected:
+    # A revision this code does not know was applied by a newer release during a rolling deploy:
+    # migrations are additive (expand first, contract later), so this process can still serve.
+    newer = current is not None and current not in request.app.state.known_revisions
+    if current != expected and not newer:
         return JSONResponse(
             {"status": "unavailable", "database": "ok", "migrations": {"current": current, "head": expected}},
             status_code=503, headers={"Retry-After": "5", "Cache-Control": "no-store"},

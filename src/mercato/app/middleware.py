@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException

@@ -33,7 +33,8 @@ _SERVER_OPTIONS = {
     "listen_addresses": "''",
     "max_connections": "300",
     "shared_buffers": "256MB",
-    "unix_socket_permissions": "0777",
+    # Only the server's owner (and root) may connect: trust auth must not extend to other local users.
+    "unix_socket_permissions": "0700",
     "log_min_messages": "warning",
     "log_min_duration_statement": "-1",
 }
@@ -100,10 +101,12 @@ class EmbeddedPostgres:
             lines = pid_file.read_text().splitlines()
         except (FileNotFoundError, PermissionError):
             return ServerStatus(False, None, self.data_dir, None)
-        if len(lines) < 5 or not lines[0].strip().isdigit():
+        # initdb's bootstrap backends and a starting postmaster also write this file; only a
+        # postmaster that reports "ready" (line 8) accepts connections.
+        if len(lines) < 8 or not lines[0].strip().isdigit():
             return ServerStatus(False, None, self.data_dir, None)
         pid = int(lines[0])
-        alive = _pid_alive(pid) and (len(lines) < 8 or lines[7].strip() == "ready")
+        alive = lines[7].strip() == "ready" and _pid_alive(pid)
         socket_dir = Path(lines[4].strip()) if lines[4].strip() else None
         return ServerStatus(alive, pid if alive else None, self.data_dir, socket_dir)
 
@@ -187,8 +190,11 @@ class EmbeddedPostgres:
             return self.data_dir
         digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
         short = Path(tempfile.gettempdir()) / f"mercato-pg-{digest}"
-        short.mkdir(mode=0o777, exist_ok=True)
-        short.chmod(0o777)
+        short.mkdir(mode=0o700, exist_ok=True)
+        user = self._service_user()
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            os.chown(short, entry.pw_uid, entry.pw_gid)
         return short
 
     def _start(self) -> None:

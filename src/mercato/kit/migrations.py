@@ -28,6 +28,11 @@ def head_revision() -> str | None:
     return script.get_current_head()
 
 
+def known_revisions() -> frozenset[str]:
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    return frozenset(rev.revision for rev in script.walk_revisions())
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 

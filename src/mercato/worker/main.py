@@ -48,6 +48,9 @@ class Worker:
         next_job_check = 0.0
         try:
             while not self.stopping.is_set():
+                # Cleared before claiming, not before sleeping: a NOTIFY that arrives while a batch
+                # runs must still cut the following sleep short.
+                self.wakeup.clear()
                 try:
                     claimed = await self.dispatcher.run_batch()
                     if loop.time() >= next_job_check:
@@ -72,7 +75,6 @@ class Worker:
             _log.info("worker_stopped", worker=self.name)
 
     async def _sleep(self, seconds: float) -> None:
-        self.wakeup.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 waiters = [asyncio.ensure_future(self.wakeup.wait()), asyncio.ensure_future(self.stopping.wait())]

@@ -27,8 +27,8 @@ def _start_in_subprocess(data_dir: Path) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True)
 
 
-def test_racing_processes_share_one_server(tmp_path: Path) -> None:
-    data_dir = tmp_path / "pg"
+def test_racing_processes_share_one_server(pg_data_dir: Path) -> None:
+    data_dir = pg_data_dir
     procs = [_start_in_subprocess(data_dir) for _ in range(5)]
     outputs = [p.communicate(timeout=120) for p in procs]
     server = EmbeddedPostgres(data_dir)
@@ -44,9 +44,9 @@ def test_racing_processes_share_one_server(tmp_path: Path) -> None:
     assert not server.status().running
 
 
-def test_cli_controls_the_server(tmp_path: Path) -> None:
+def test_cli_controls_the_server(pg_data_dir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["MERCATO_PG_DIR"] = str(tmp_path / "pg")
+    env["MERCATO_PG_DIR"] = str(pg_data_dir)
 
     def mercato(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "mercato", *args], env=env, capture_output=True, text=True,
@@ -68,7 +68,7 @@ def test_cli_controls_the_server(tmp_path: Path) -> None:
         assert mercato("db", "stop").returncode == 0
         assert mercato("db", "status").returncode == 1
     finally:
-        EmbeddedPostgres(tmp_path / "pg").stop(mode="immediate")
+        EmbeddedPostgres(pg_data_dir).stop(mode="immediate")
 
 
 def test_database_url_means_the_embedded_server_is_never_touched(tmp_path: Path) -> None:
@@ -80,9 +80,9 @@ def test_database_url_means_the_embedded_server_is_never_touched(tmp_path: Path)
     assert not (tmp_path / "pg").exists()
 
 
-def test_unusable_data_directory_is_a_clear_error(tmp_path: Path) -> None:
-    data_dir = tmp_path / "pg"
-    data_dir.mkdir()
+def test_unusable_data_directory_is_a_clear_error(pg_data_dir: Path) -> None:
+    data_dir = pg_data_dir
+    data_dir.mkdir(parents=True)
     (data_dir / "PG_VERSION").write_text("not a cluster\n")
     with pytest.raises(EmbeddedPostgresError) as failure:
         EmbeddedPostgres(data_dir).ensure_running()
@@ -93,8 +93,8 @@ def _interpreter_usable_by(user: str) -> str:
     """This Python, or the system's build of the same version when ours sits under /root."""
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     for candidate in (sys.executable, f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
-        check = subprocess.run(["runuser", "-u", user, "--", candidate, "-c", "import sys; print(sys.version_info[:2])"],
-                               capture_output=True, text=True, check=False)
+        probe = ["runuser", "-u", user, "--", candidate, "-c", "import sys; print(sys.version_info[:2])"]
+        check = subprocess.run(probe, capture_output=True, text=True, check=False)
         if check.returncode == 0 and check.stdout.strip() == str(tuple(sys.version_info[:2])):
             return candidate
     raise AssertionError(f"no {version} interpreter that {user} may run")
