@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -37,7 +38,7 @@ def _settings() -> Settings:
     try:
         return get_settings()
     except ConfigurationError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from None
 
 
@@ -45,7 +46,7 @@ def _database_url(settings: Settings) -> str:
     try:
         return resolve_database_url(settings)
     except EmbeddedPostgresError as exc:
-        console.print(f"[red]Could not start the embedded PostgreSQL:[/red] {exc}")
+        console.print(f"[red]Could not start the embedded PostgreSQL:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
 
 
@@ -247,7 +248,7 @@ def createsuperuser(
     try:
         created = _with_session(_settings(), work)
     except DomainError as exc:
-        console.print(f"[red]{exc.message}[/red]")
+        console.print(f"[red]{escape(exc.message)}[/red]")
         raise typer.Exit(1) from None
     console.print(f"[green]Superuser {created} created.[/green]")
 

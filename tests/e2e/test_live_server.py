@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import httpx
@@ -57,3 +58,28 @@ def test_gzip_for_large_responses(processes: Processes, fresh_database: Callable
     response = httpx.get(f"{base}/openapi.json", headers={"accept-encoding": "gzip"})
     assert response.status_code == 200
     assert response.headers["content-encoding"] == "gzip"
+
+
+def test_access_log_is_one_json_line_per_request_without_secrets(
+    processes: Processes, fresh_database: Callable[[], str]
+) -> None:
+    base = processes.serve(fresh_database(), MERCATO_LOG_LEVEL="INFO")
+    response = httpx.post(
+        f"{base}/admin/auth/login",
+        json={"email": "who@example.com", "password": "hunter2-very-secret"},
+        headers={"authorization": "Bearer secret-token-xyz", "x-request-id": "log-check-1"},
+    )
+    assert response.status_code == 401
+    processes.stop_all()
+    log_text = "".join(path.read_text() for path in processes.log_dir.glob("serve-*.log"))
+    assert "hunter2-very-secret" not in log_text
+    assert "secret-token-xyz" not in log_text
+    lines = [json.loads(line) for line in log_text.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("event") == "request" and line.get("request_id") == "log-check-1"]
+    assert len(access) == 1
+    entry = access[0]
+    assert entry["method"] == "POST"
+    assert entry["route"] == "/admin/auth/login"
+    assert entry["status"] == 401
+    assert isinstance(entry["duration_ms"], float)
+    assert entry["timestamp"].endswith("Z")
