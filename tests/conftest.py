@@ -6,10 +6,10 @@ or else DATABASE_URL: the test databases are created (and dropped) beside the na
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -20,19 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from mercato.app import create_app
 from mercato.kit.db import Database
 from mercato.kit.settings import Settings
-from tests.fixtures.databases import TestDatabases
+
+if TYPE_CHECKING:
+    from tests.fixtures.databases import TestDatabases
 
 pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.processes", "tests.fixtures.auth"]
-
-
-@pytest.fixture(scope="session")
-def databases() -> Iterator[TestDatabases]:
-    dbs = TestDatabases.from_environment(os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL"))
-    dbs.prepare_template()
-    try:
-        yield dbs
-    finally:
-        dbs.drop_created()
 
 
 @pytest.fixture(scope="session")

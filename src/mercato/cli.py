@@ -80,8 +80,9 @@ def serve(
     settings = _settings()
     url = _database_url(settings)
     if migrate_first:
-        from mercato.kit.migrations import upgrade
+        from mercato.kit.migrations import ensure_database_exists, upgrade
 
+        ensure_database_exists(url)
         upgrade(url)
     processes = workers or settings.web_workers
     if processes > 1:
@@ -132,8 +133,10 @@ def run(
     settings = _settings()
     started_embedded = settings.uses_embedded_db and not embedded_server(settings).status().running
     url = _database_url(settings)
-    from mercato.kit.migrations import upgrade
+    from mercato.kit.migrations import ensure_database_exists, upgrade
 
+    if ensure_database_exists(url):
+        console.print("Created the database.")
     console.print("[bold]Applying migrations…[/bold]")
     upgrade(url)
     if seed_demo:
@@ -185,10 +188,12 @@ def run(
 
 @app.command()
 def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
-    """Apply migrations (safe to run from several processes at once)."""
-    from mercato.kit.migrations import upgrade
+    """Create the database if missing and apply migrations (safe from several processes at once)."""
+    from mercato.kit.migrations import ensure_database_exists, upgrade
 
-    upgrade(_database_url(_settings()), revision)
+    url = _database_url(_settings())
+    ensure_database_exists(url)
+    upgrade(url, revision)
     console.print("[green]Database is at the requested revision.[/green]")
 
 
@@ -364,7 +369,15 @@ def outbox_retry(
 
 
 def main() -> None:
-    app()
+    import psycopg
+    import sqlalchemy.exc
+
+    try:
+        app(standalone_mode=True)
+    except (psycopg.OperationalError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+            ConnectionError) as exc:
+        console.print(f"[red]Cannot reach the database:[/red] {escape(str(exc).splitlines()[0])}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,10 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+import psycopg
+from psycopg import sql as psql
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from mercato.kit.db import sync_url
 from mercato.kit.settings import PROJECT_ROOT
@@ -45,6 +48,25 @@ def make_migration(url: str, message: str) -> Path | None:
     scripts = command.revision(alembic_config(url), message=message, autogenerate=True)
     script = scripts[0] if isinstance(scripts, list) else scripts
     return Path(script.path) if script is not None else None
+
+
+def ensure_database_exists(url: str) -> bool:
+    """Create the database named in `url` when the server lacks it; True when it was created."""
+    target = make_url(url)
+    plain = target.set(drivername="postgresql")
+    try:
+        psycopg.connect(plain.render_as_string(hide_password=False), connect_timeout=10).close()
+        return False
+    except psycopg.OperationalError as exc:
+        if f'database "{target.database}" does not exist' not in str(exc):
+            raise
+    maintenance = plain.set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(maintenance, autocommit=True, connect_timeout=10) as conn:
+        try:
+            conn.execute(psql.SQL("CREATE DATABASE {}").format(psql.Identifier(str(target.database))))
+        except psycopg.errors.DuplicateDatabase:
+            return False  # another process created it first
+    return True
 
 
 def current_revision(url: str) -> str | None:

@@ -13,7 +13,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import DateTime, Index, Integer, String, Text, text
@@ -146,14 +147,22 @@ async def emit(session: AsyncSession, event: Any, *, name: str | None = None) ->
 
 
 def _jsonable(value: Any) -> Any:
+    """The payload as JSON types. Anything else fails here, in `emit()`, rather than at commit time
+    (where it would have aborted the business transaction with an opaque serialiser error)."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_jsonable(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return _jsonable(value.value)
+    if value is None or isinstance(value, str | int | float):
+        return value
     if isinstance(value, uuid.UUID):
         return str(value)
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(dataclasses.asdict(value))
+    raise TypeError(f"emit(): a {type(value).__name__} cannot go into an event payload")
