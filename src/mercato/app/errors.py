@@ -170,6 +170,14 @@ def _is_connectivity(exc: BaseException) -> bool:
     return False
 
 
+async def _unhandled_handler(request: Request, exc: Exception) -> Response:
+    # Starlette's ServerErrorMiddleware sends this and re-raises; RequestContextMiddleware logs it.
+    return problem_response(
+        500, "internal_error", "An unexpected error occurred; quote the request id when reporting it.",
+        request_id=request_id_var.get() or None,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.state.domain_error_response = domain_error_response
     app.add_exception_handler(RequestValidationError, _validation_handler)
@@ -179,3 +187,4 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(exc_type, _database_handler)
     app.add_exception_handler(OSError, _os_error_handler)  # also ConnectionError and TimeoutError
     app.add_exception_handler(DBAPIError, _dbapi_handler)
+    app.add_exception_handler(Exception, _unhandled_handler)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import mercato
 from mercato.app.errors import install_error_handlers
@@ -17,7 +18,7 @@ from mercato.app.middleware import RequestContextMiddleware
 from mercato.app.ops import router as ops_router
 from mercato.kit.cache import build_cache
 from mercato.kit.db import Database, resolve_database_url
-from mercato.kit.logging import configure_logging
+from mercato.kit.logging import access_log_for, configure_logging
 from mercato.kit.migrations import head_revision, known_revisions
 from mercato.kit.ratelimit import build_rate_limiter
 from mercato.kit.secrets import signing_secret
@@ -31,6 +32,33 @@ DESCRIPTION = """Mercato is a headless commerce backend.
 `/store/...` serves storefronts and shoppers; `/admin/...` serves staff and integrations.
 Every error is `application/problem+json` (RFC 9457) with a stable `code`.
 """
+
+
+class MercatoAPI(FastAPI):
+    """FastAPI with RequestContextMiddleware outside everything, Starlette's own layers included:
+    it must see every response (to count and log it) and costs least when it runs first."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # FastAPI's own __call__ consults its telemetry settings (environment look-ups) on every
+        # request; we do not use that feature, so HTTP goes straight to the middleware stack.
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        if self.root_path:
+            scope["root_path"] = self.root_path
+        scope["app"] = self
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        await self.middleware_stack(scope, receive, send)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings: Settings = self.state.settings
+        return RequestContextMiddleware(
+            super().build_middleware_stack(),
+            max_body_bytes=settings.max_body_bytes,
+            access_log=access_log_for(settings.access_log, settings.log_level),
+            hsts=settings.env == "production",
+        )
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -52,7 +80,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             if owned:
                 await app.state.db.dispose()
 
-    app = FastAPI(
+    app = MercatoAPI(
         title="Mercato",
         version=mercato.__version__,
         description=DESCRIPTION,
@@ -74,8 +102,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for router in routers():
         app.include_router(router)
 
-    # Added innermost first: GZip and CORS sit inside the request-context layer, so every
-    # response (even a 500 built there) carries the request id and security headers.
+    # GZip and CORS sit inside the request-context layer (MercatoAPI puts it outermost), so every
+    # response, even a 500, carries the request id and security headers.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     if settings.cors_origins:
         app.add_middleware(
@@ -86,12 +114,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             expose_headers=["ETag", "X-Request-ID", "Retry-After", "Location"],
             max_age=600,
         )
-    app.add_middleware(
-        RequestContextMiddleware,
-        max_body_bytes=settings.max_body_bytes,
-        access_log=settings.access_log,
-        hsts=settings.env == "production",
-    )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import DateTime, String, Text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mercato.kit.db import Base
 
 JobFunc = Callable[[AsyncSession], Awaitable[object]]
+F = TypeVar("F", bound=JobFunc)  # the decorated function keeps its own signature (extra keyword options)
 
 
 class ScheduledJob(Base):
@@ -41,10 +43,10 @@ class PeriodicJob:
 _jobs: dict[str, PeriodicJob] = {}
 
 
-def periodic(name: str, every: timedelta) -> Callable[[JobFunc], JobFunc]:
+def periodic(name: str, every: timedelta) -> Callable[[F], F]:
     """Decorator for a module's tasks.py: run `func(session)` every `every`, in one transaction."""
 
-    def decorate(func: JobFunc) -> JobFunc:
+    def decorate(func: F) -> F:
         _jobs[name] = PeriodicJob(name, every, func)
         return func
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
+import os
 import sys
+import time
 from typing import Any
 
 import orjson
@@ -74,6 +77,44 @@ def configure_logging(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+class AccessLog:
+    """The one-line-per-request access log, written straight to stdout as JSON.
+
+    It carries the same fields as structlog's lines but skips its processor chain, which cost
+    more than the rest of the request plumbing together. No bodies, no headers: nothing secret.
+    """
+
+    def __init__(self, fd: int = 1) -> None:
+        self._fd = fd
+        self._second = -1
+        self._second_text = ""
+
+    def _timestamp(self) -> str:
+        now = time.time()
+        second = int(now)
+        if second != self._second:  # formatting the date part once a second is enough
+            self._second, self._second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{int((now - second) * 1e6):06d}Z"
+
+    def write(self, method: str, route: str, path: str, status: int, seconds: float, request_id: str) -> None:
+        line = orjson.dumps(
+            {
+                "method": method, "route": route, "path": path, "status": status,
+                "duration_ms": round(seconds * 1000, 3), "event": "request", "request_id": request_id,
+                "level": "info", "timestamp": self._timestamp(),
+            },
+            option=orjson.OPT_APPEND_NEWLINE,
+        )
+        with contextlib.suppress(OSError):  # a closed stdout must not fail requests
+            os.write(self._fd, line)
+
+
+def access_log_for(enabled: bool, level: str) -> AccessLog | None:
+    if not enabled or logging.getLevelNamesMapping()[level] > logging.INFO:
+        return None
+    return AccessLog()
 
 
 def get_logger(name: str | None = None) -> Any:

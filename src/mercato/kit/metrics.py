@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -35,6 +36,26 @@ OUTBOX_LAG = Gauge(
 OUTBOX_PROCESSED = Counter(
     "mercato_outbox_processed_total", "Outbox handler runs by outcome", ["handler", "outcome"]
 )
+
+
+class RequestMetrics:
+    """Records one request in the counter and the histogram. The labelled children are cached:
+    `labels()` costs more than the increment itself, and this runs on every request."""
+
+    def __init__(self) -> None:
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(method, route))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+
+REQUEST_METRICS = RequestMetrics()
 
 
 def render() -> tuple[bytes, str]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-import psycopg
 from psycopg import sql as psql
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url

@@ -5,10 +5,11 @@ A batch is one transaction. Each handler runs in a savepoint together with the i
 killed mid-batch therefore leaves nothing half-applied; its row locks vanish with its connection
 and another worker redelivers the batch, skipping handlers already recorded.
 
-A handler that loses the batch's connection (typically: cancelled by the timeout in the middle of
+A handler that breaks the batch's connection (typically: cancelled by the timeout in the middle of
 a query, which makes SQLAlchemy invalidate the connection) aborts the whole batch; its failure is
 then recorded on its event in a transaction of its own, so the event backs off and eventually
-dead-letters instead of crashing every worker that claims it.
+dead-letters instead of crashing every worker that claims it. A database that goes away is not
+charged to any event: the error propagates and the worker waits for the database.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import timedelta
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.clock import utcnow
@@ -156,6 +157,8 @@ class Dispatcher:
                          event_name=event.name, attempt=event.attempt, error=repr(exc))
             error = "".join(traceback.format_exception_only(exc)).strip()
             if await _connection_lost(session):
+                if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                    raise  # the database went away: not the event's fault; the worker waits and retries
                 raise _BatchAborted(event.id, f"{handler.name}: {error}") from exc
             return error
         OUTBOX_PROCESSED.labels(handler.name, "ok").inc()

@@ -25,6 +25,7 @@ from mercato.worker.scheduler import Scheduler
 
 NOTIFY_CHANNEL = "mercato_outbox"
 _JOB_CHECK_INTERVAL_S = 1.0
+_RETRY_INTERVAL_S = 2.0  # waiting for an unreachable database, and between LISTEN attempts
 _log = structlog.get_logger("mercato.worker")
 
 
@@ -37,41 +38,45 @@ class Worker:
         self.scheduler = Scheduler(db, registered_jobs())
         self.stopping = asyncio.Event()
         self.wakeup = asyncio.Event()
+        self.listener: asyncpg.Connection | None = None
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
     async def run(self) -> None:
-        await self.scheduler.register()
-        listener = await self._listen()
         _log.info("worker_started", worker=self.name, events=registry.event_names(),
                   jobs=[j.name for j in self.scheduler.jobs])
         loop = asyncio.get_running_loop()
+        registered = False
         next_job_check = 0.0
+        next_listen_attempt = 0.0
         try:
             while not self.stopping.is_set():
+                # (Re-)LISTEN when there is no live listener, e.g. after a database restart.
+                if (self.listener is None or self.listener.is_closed()) and loop.time() >= next_listen_attempt:
+                    self.listener = await self._listen()
+                    next_listen_attempt = loop.time() + _RETRY_INTERVAL_S
                 # Cleared before claiming, not before sleeping: a NOTIFY that arrives while a batch
                 # runs must still cut the following sleep short.
                 self.wakeup.clear()
                 try:
+                    if not registered:
+                        await self.scheduler.register()
+                        registered = True
                     claimed = await self.dispatcher.run_batch()
                     if loop.time() >= next_job_check:
                         await self.scheduler.run_due()
                         next_job_check = loop.time() + _JOB_CHECK_INTERVAL_S
-                except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-                    _log.warning("worker_db_unavailable", error=repr(exc))
-                    claimed = 0
-                    await self._sleep(2.0)
                 except Exception as exc:
-                    if not _is_disconnect(exc):
+                    if not is_database_unavailable(exc):
                         raise
                     _log.warning("worker_db_unavailable", error=repr(exc))
-                    claimed = 0
-                    await self._sleep(2.0)
+                    await self._sleep(_RETRY_INTERVAL_S)
+                    continue
                 if claimed == 0:
                     await self._sleep(self.settings.worker_poll_interval_s)
         finally:
-            if listener is not None:
+            if self.listener is not None:
                 with contextlib.suppress(Exception):
-                    await listener.close()
+                    await self.listener.close()
             _log.info("worker_stopped", worker=self.name)
 
     async def _sleep(self, seconds: float) -> None:
@@ -85,20 +90,47 @@ class Worker:
                         waiter.cancel()
 
     async def _listen(self) -> asyncpg.Connection | None:
+        if self.listener is not None:
+            with contextlib.suppress(Exception):
+                await self.listener.close()
+            self.listener = None
         try:
             url = self.raw_url.replace("postgresql+asyncpg://", "postgresql://")
             connection = await asyncpg.connect(url, timeout=self.settings.db_connect_timeout_s)
             await connection.add_listener(NOTIFY_CHANNEL, lambda *_: self.wakeup.set())
             return connection
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             _log.warning("worker_listen_unavailable", error=repr(exc))
             return None
 
 
-def _is_disconnect(exc: BaseException) -> bool:
-    from sqlalchemy.exc import DBAPIError
+# Errors meaning "the database cannot be reached right now", raw or wrapped by SQLAlchemy.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, no socket, connect timeout
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,  # starting up / shutting down / in recovery
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
 
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database is (temporarily) out of reach, so the worker should wait."""
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (*_UNAVAILABLE, PoolTimeout)):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__  # explicit wrapping only (SQLAlchemy and asyncpg use `raise ... from`)
+    return False
 
 
 async def run_worker(settings: Settings, *, once: bool = False) -> None:
