@@ -21,6 +21,7 @@ from rich.table import Table
 
 from mercato.kit.db import Database, embedded_server, resolve_database_url
 from mercato.kit.embedded_pg import EmbeddedPostgresError
+from mercato.kit.outbox import EventStatus
 from mercato.kit.settings import PROJECT_ROOT, ConfigurationError, Settings, get_settings
 
 app = typer.Typer(help="Mercato: a headless eCommerce backend.", no_args_is_help=True, add_completion=False)
@@ -320,19 +321,18 @@ def outbox_stats() -> None:
     from mercato.kit import outbox_admin
 
     stats = _with_session(_settings(), outbox_admin.stats)
-    console.print(f"pending={stats.pending} dead={stats.dead} lag={stats.lag_seconds:.1f}s")
+    typer.echo(f"pending={stats.pending} dead={stats.dead} lag={stats.lag_seconds:.1f}s")
 
 
 @outbox_app.command("list")
 def outbox_list(
-    status: Annotated[str | None, typer.Option(help="pending, done or dead")] = None,
+    status: Annotated[EventStatus | None, typer.Option(help="pending, done or dead")] = None,
     limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
 ) -> None:
     """List recent events, newest first."""
     from mercato.kit import outbox_admin
-    from mercato.kit.outbox import EventStatus
 
-    wanted = EventStatus(status) if status else None
+    wanted = status
 
     async def work(session: Any) -> Any:
         return await outbox_admin.list_events(session, status=wanted, limit=limit, cursor=None)
@@ -348,7 +348,7 @@ def outbox_list(
 @outbox_app.command("dead")
 def outbox_dead(limit: Annotated[int, typer.Option(min=1, max=100)] = 20) -> None:
     """List dead-lettered events."""
-    outbox_list(status="dead", limit=limit)
+    outbox_list(status=EventStatus.DEAD, limit=limit)
 
 
 @outbox_app.command("retry")
@@ -360,12 +360,16 @@ def outbox_retry(
 
     from mercato.kit import outbox_admin
 
-    ids = [uuid.UUID(raw) for raw in event_ids] if event_ids else None
+    try:
+        ids = [uuid.UUID(raw) for raw in event_ids] if event_ids else None
+    except ValueError:
+        console.print("[red]Event ids must be UUIDs (see `mercato outbox dead`).[/red]")
+        raise typer.Exit(2) from None
 
     async def work(session: Any) -> int:
         return await outbox_admin.retry(session, ids)
 
-    console.print(f"Re-queued {_with_session(_settings(), work)} event(s).")
+    typer.echo(f"Re-queued {_with_session(_settings(), work)} event(s).")
 
 
 def main() -> None:

@@ -33,7 +33,8 @@ async def stats(session: AsyncSession) -> OutboxStats:
     rows = (
         await session.execute(
             # Only the small, partially indexed states: delivered events are never counted.
-            select(OutboxEvent.status, func.count(), func.min(OutboxEvent.created_at))
+            # Lag counts from when an event became deliverable, so backoff waits are not "lag".
+            select(OutboxEvent.status, func.count(), func.min(OutboxEvent.available_at))
             .where(OutboxEvent.status.in_([EventStatus.PENDING, EventStatus.DEAD]))
             .group_by(OutboxEvent.status)
         )

@@ -47,7 +47,25 @@ class Settings(BaseSettings):
 
     # Security
     secret_key: str | None = None
+    # Earlier signing secrets, still accepted for verification while their tokens expire (rotation).
+    previous_secret_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    customer_session_idle_s: int = Field(default=30 * 86_400, ge=300)
+    customer_session_absolute_s: int = Field(default=90 * 86_400, ge=300)
+    staff_session_idle_s: int = Field(default=12 * 3600, ge=300)
+    staff_session_absolute_s: int = Field(default=7 * 86_400, ge=300)
+    session_cache_ttl_s: int = Field(default=10, ge=0, le=300)
+    staff_require_mfa: bool = False
+    email_verification_ttl_s: int = Field(default=86_400, ge=60)
+    password_reset_ttl_s: int = Field(default=3600, ge=60)
+    # Per account: free failures, then growing delays, then a temporary lock (never permanent).
+    login_free_failures: int = Field(default=3, ge=1)
+    login_lock_after: int = Field(default=10, ge=2)
+    login_lock_s: int = Field(default=900, ge=1)
+    login_max_delay_s: int = Field(default=60, ge=1)
+    rate_limit_login: str = "20/minute"
+    rate_limit_register: str = "10/minute"
+    rate_limit_password_reset: str = "5/minute"  # noqa: S105 - a rate, not a secret
 
     # Events and jobs
     outbox_max_attempts: int = Field(default=10, ge=1, le=100)
@@ -61,7 +79,7 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = Field(default=86_400, ge=60)
     idempotency_lock_timeout_s: int = Field(default=60, ge=1)
 
-    @field_validator("cors_origins", "worker_handler_modules", mode="before")
+    @field_validator("cors_origins", "worker_handler_modules", "previous_secret_keys", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
