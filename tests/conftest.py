@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from mercato.app import create_app
 from mercato.kit.db import Database
 from mercato.kit.settings import Settings
+from tests.fixtures.test_session import install_test_session
 
 if TYPE_CHECKING:
     from tests.fixtures.databases import TestDatabases
@@ -29,7 +30,9 @@ pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.processes", "tests
 
 @pytest.fixture(scope="session")
 def database_url(databases: TestDatabases) -> str:
-    return databases.create(f"t_{uuid.uuid4().hex[:10]}")
+    url = databases.create(f"t_{uuid.uuid4().hex[:10]}")
+    install_test_session(url)
+    return url
 
 
 @pytest.fixture(scope="session")

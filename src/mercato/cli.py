@@ -208,11 +208,12 @@ def makemigration(message: Annotated[str, typer.Option("-m", "--message", help="
 
 
 def _seed(settings: Settings, *, demo: bool) -> None:
-    from mercato.modules import channels
+    from mercato.modules import channels, identity
 
     async def work(session: Any) -> int:
         steps: list[tuple[str, Callable[[Any], Awaitable[int]]]] = [
             ("currencies and channels", channels.seed_base),
+            ("staff roles", identity.seed_builtin_roles),
         ]
         added = 0
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),

@@ -24,7 +24,7 @@ from mercato.kit.ratelimit import build_rate_limiter
 from mercato.kit.secrets import signing_secret
 from mercato.kit.settings import Settings, get_settings
 from mercato.kit.web.problems import PROBLEM_MEDIA_TYPE, Problem
-from mercato.modules.identity import TokenAuthenticator
+from mercato.modules.identity import KeyRing, TokenAuthenticator
 from mercato.registry import routers
 
 DESCRIPTION = """Mercato is a headless commerce backend.
@@ -89,8 +89,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.migration_head = head_revision()
     app.state.known_revisions = known_revisions()
-    app.state.signing_secret = signing_secret(settings)
-    app.state.authenticator = TokenAuthenticator(app.state.signing_secret)
+    app.state.keyring = KeyRing(signing_secret(settings), settings.previous_secret_keys)
+    app.state.authenticator = TokenAuthenticator(app.state.keyring, settings)
     app.state.cache = build_cache(settings)
     app.state.rate_limiter = build_rate_limiter(settings)
     if database is not None:

@@ -22,6 +22,7 @@ class Principal:
     kind: PrincipalKind
     id: str
     permissions: frozenset[str] = field(default_factory=frozenset)
+    session_id: str | None = None
 
     @property
     def scope(self) -> str:
@@ -57,6 +58,24 @@ async def optional_principal(request: Request) -> Principal | None:
         raise Unauthenticated("No authenticator is configured.")
     principal = await authenticator(request, token)
     request.state.principal = principal
+    return principal
+
+
+async def require_customer(request: Request) -> Principal:
+    """FastAPI dependency: a signed-in customer, else 401."""
+    principal = await optional_principal(request)
+    if principal is None or principal.kind != "customer":
+        raise Unauthenticated("Sign in as a customer.")
+    return principal
+
+
+async def require_staff(request: Request) -> Principal:
+    """FastAPI dependency: a signed-in staff user (any permissions), else 401/403."""
+    principal = await optional_principal(request)
+    if principal is None:
+        raise Unauthenticated()
+    if principal.kind != "staff":
+        raise PermissionDenied("Only staff users may do this.")
     return principal
 
 

@@ -1,6 +1,7 @@
-"""Identity: staff users and sign-in (customers, roles, API keys and MFA arrive in step 2)."""
+"""Identity: customers, staff, roles, sessions, MFA, API keys, audit log and privacy requests."""
 
 from mercato.modules.identity.authenticator import TokenAuthenticator
-from mercato.modules.identity.service import create_superuser, staff_login
+from mercato.modules.identity.staff import create_superuser, seed_builtin_roles
+from mercato.modules.identity.tokens import KeyRing
 
-__all__ = ["TokenAuthenticator", "create_superuser", "staff_login"]
+__all__ = ["KeyRing", "TokenAuthenticator", "create_superuser", "seed_builtin_roles"]

@@ -1,8 +1,12 @@
-"""Short-lived access tokens: HS256 JWTs with a `kid`, algorithm pinned (no `none`, no confusion)."""
+"""Access tokens: HS256 JWTs with a `kid` naming the signing key, so keys can rotate: the current
+key signs, earlier keys (MERCATO_PREVIOUS_SECRET_KEYS) still verify until their tokens expire.
+The algorithm is pinned: `none` and algorithm confusion are refused before any verification."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,34 +24,68 @@ ISSUER = "mercato"
 class AccessClaims:
     subject: str
     kind: str
+    session_id: str | None
     permissions: frozenset[str]
 
 
 def key_id(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+    return hashlib.sha256(b"mercato-kid:" + secret.encode()).hexdigest()[:16]
 
 
-def issue_access_token(secret: str, *, subject: str, kind: str, permissions: list[str], ttl: timedelta) -> str:
-    now = utcnow()
-    claims = {
-        "iss": ISSUER, "sub": subject, "typ": kind, "perms": sorted(permissions),
-        "iat": int(now.timestamp()), "exp": int((now + ttl).timestamp()), "jti": uuid.uuid4().hex,
-    }
-    return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": key_id(secret)})
+class KeyRing:
+    def __init__(self, current: str, previous: list[str] | None = None) -> None:
+        self.current = current
+        self.current_kid = key_id(current)
+        self._by_kid = {key_id(secret): secret for secret in [*(previous or []), current]}
 
+    def issue(
+        self, *, subject: str, kind: str, session_id: str | None, permissions: list[str], ttl: timedelta
+    ) -> str:
+        now = utcnow()
+        claims: dict[str, object] = {
+            "iss": ISSUER, "sub": subject, "typ": kind, "iat": int(now.timestamp()),
+            "exp": int((now + ttl).timestamp()), "jti": uuid.uuid4().hex,
+        }
+        if session_id is not None:
+            claims["sid"] = session_id
+        if permissions:
+            claims["perms"] = sorted(permissions)
+        return jwt.encode(claims, self.current, algorithm=ALGORITHM, headers={"kid": self.current_kid})
 
-def verify_access_token(secret: str, token: str) -> AccessClaims:
-    try:
-        header = jwt.get_unverified_header(token)
-        if header.get("alg") != ALGORITHM or header.get("kid") != key_id(secret):
+    def verify(self, token: str) -> AccessClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+            secret = self._by_kid.get(str(header.get("kid")))
+            if header.get("alg") != ALGORITHM or secret is None:
+                raise InvalidToken()
+            claims = jwt.decode(
+                token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "iss"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken() from exc
+        perms = claims.get("perms", [])
+        sid = claims.get("sid")
+        if not isinstance(perms, list) or (sid is not None and not isinstance(sid, str)):
             raise InvalidToken()
-        claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "iss"]},
-        )
-    except jwt.PyJWTError as exc:
-        raise InvalidToken() from exc
-    perms = claims.get("perms", [])
-    if not isinstance(perms, list):
-        raise InvalidToken()
-    return AccessClaims(str(claims["sub"]), str(claims.get("typ", "")), frozenset(map(str, perms)))
+        return AccessClaims(str(claims["sub"]), str(claims.get("typ", "")), sid, frozenset(map(str, perms)))
+
+
+def issue_access_token(secret: str, *, subject: str, kind: str, permissions: list[str], ttl: timedelta,
+                       session_id: str | None = None) -> str:
+    """Sign with `secret` alone (tests and tools)."""
+    return KeyRing(secret).issue(subject=subject, kind=kind, session_id=session_id, permissions=permissions,
+                                 ttl=ttl)
+
+
+def new_opaque_token(prefix: str = "") -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+def digest(token: str) -> str:
+    """Stored form of an opaque token: these are high-entropy, so a fast hash is enough."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
