@@ -98,7 +98,9 @@ def serve(
         http="httptools",
         access_log=False,
         log_config=None,
-        proxy_headers=True,
+        # Client addresses come from X-Forwarded-For only behind a proxy the operator names.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=",".join(settings.forwarded_allow_ips) or None,
         server_header=False,
         timeout_graceful_shutdown=10,
     )

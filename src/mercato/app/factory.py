@@ -53,10 +53,11 @@ class MercatoAPI(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         settings: Settings = self.state.settings
+        self.state.access_log = access_log_for(settings.access_log, settings.log_level)
         return RequestContextMiddleware(
             super().build_middleware_stack(),
             max_body_bytes=settings.max_body_bytes,
-            access_log=access_log_for(settings.access_log, settings.log_level),
+            access_log=self.state.access_log,
             hsts=settings.env == "production",
         )
 
@@ -76,6 +77,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         try:
             yield
         finally:
+            access_log = getattr(app.state, "access_log", None)
+            if access_log is not None:
+                access_log.flush()
             await app.state.cache.close()
             if owned:
                 await app.state.db.dispose()

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     web_workers: int = Field(default=1, ge=1, le=256)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Addresses of the load balancers whose X-Forwarded-For/-Proto headers are trusted ("*" = any).
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
     access_log: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -79,7 +81,8 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = Field(default=86_400, ge=60)
     idempotency_lock_timeout_s: int = Field(default=60, ge=1)
 
-    @field_validator("cors_origins", "worker_handler_modules", "previous_secret_keys", mode="before")
+    @field_validator("cors_origins", "forwarded_allow_ips", "worker_handler_modules", "previous_secret_keys",
+                     mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
