@@ -23,6 +23,8 @@ class Principal:
     id: str
     permissions: frozenset[str] = field(default_factory=frozenset)
     session_id: str | None = None
+    # Why the principal is limited (a problem code), e.g. staff who must enrol in MFA first.
+    restriction: str | None = None
 
     @property
     def scope(self) -> str:
@@ -87,6 +89,8 @@ def require_permission(permission: str) -> Callable[[Request], Awaitable[Princip
         if principal is None:
             raise Unauthenticated()
         if principal.kind == "customer" or not principal.can(permission):
+            if principal.restriction is not None:
+                raise PermissionDenied("This account must finish a required step first.", code=principal.restriction)
             raise PermissionDenied(f"This needs the permission {permission!r}.")
         return principal
 

@@ -11,14 +11,16 @@ from sqlalchemy import Select, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mercato.kit.clock import utcnow
+from mercato.kit.errors import FieldError
 from mercato.kit.pagination import Page, SortKey, keyset_page
 from mercato.modules.identity.context import Actor, ClientInfo
+from mercato.modules.identity.errors import InvalidAuditFilter
 from mercato.modules.identity.models import AuditEntry
 
 EVENTS = frozenset({
     "login.succeeded", "login.failed", "login.throttled", "logout", "session.revoked", "session.reuse_detected",
     "password.changed", "password.reset_requested", "password.reset", "email.verified",
-    "mfa.enabled", "mfa.disabled", "mfa.recovery_code_used",
+    "mfa.enabled", "mfa.disabled", "mfa.recovery_code_used", "mfa.recovery_codes_regenerated",
     "staff.created", "staff.updated", "role.created", "role.updated", "role.deleted", "staff.roles_changed",
     "api_key.created", "api_key.revoked", "privacy.export", "privacy.erasure", "customer.registered",
 })
@@ -67,20 +69,31 @@ async def search(
     session: AsyncSession,
     *,
     event: str | None = None,
-    actor: tuple[str, str] | None = None,
-    subject: tuple[str, str] | None = None,
+    actor_kind: str | None = None,
+    actor_id: str | None = None,
+    subject_kind: str | None = None,
+    subject_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int,
     cursor: str | None,
 ) -> Page[AuditEntry]:
+    """Newest first. An id filter needs its kind too, so every filter has an index to use."""
+    if (actor_id and not actor_kind) or (subject_id and not subject_kind):
+        field = "actor_kind" if actor_id and not actor_kind else "subject_kind"
+        raise InvalidAuditFilter("Filtering by id needs the kind as well.",
+                                 errors=[FieldError(field, "required", "Required with the matching *_id.")])
     stmt: Select[Any] = select(AuditEntry)
     if event:
         stmt = stmt.where(AuditEntry.event == event)
-    if actor:
-        stmt = stmt.where(AuditEntry.actor_kind == actor[0], AuditEntry.actor_id == actor[1])
-    if subject:
-        stmt = stmt.where(AuditEntry.subject_kind == subject[0], AuditEntry.subject_id == subject[1])
+    if actor_kind:
+        stmt = stmt.where(AuditEntry.actor_kind == actor_kind)
+    if actor_id:
+        stmt = stmt.where(AuditEntry.actor_id == actor_id)
+    if subject_kind:
+        stmt = stmt.where(AuditEntry.subject_kind == subject_kind)
+    if subject_id:
+        stmt = stmt.where(AuditEntry.subject_id == subject_id)
     if since:
         stmt = stmt.where(AuditEntry.occurred_at >= since)
     if until:
@@ -100,7 +113,9 @@ async def entries_about(session: AsyncSession, kind: str, subject_id: str) -> li
 
 
 async def purge_older_than(session: AsyncSession, age: timedelta) -> int:
-    """The retention purge: the only deletion the append-only trigger lets through."""
-    await session.execute(text("SET LOCAL mercato.audit_purge = 'on'"))
+    """The retention purge: the only deletion the append-only trigger lets through. The switch is
+    turned off again at once, so nothing later in the same transaction can delete entries."""
+    await session.execute(text("SELECT set_config('mercato.audit_purge', 'on', true)"))
     result: Any = await session.execute(delete(AuditEntry).where(AuditEntry.occurred_at < utcnow() - age))
+    await session.execute(text("SELECT set_config('mercato.audit_purge', 'off', true)"))
     return int(result.rowcount or 0)

@@ -12,6 +12,7 @@ from mercato.kit.settings import Settings
 from mercato.kit.web.auth import Principal
 from mercato.modules.identity import api_keys, sessions
 from mercato.modules.identity.errors import InvalidToken
+from mercato.modules.identity.permissions import MFA_ENROLMENT_ONLY
 from mercato.modules.identity.tokens import KeyRing
 
 
@@ -32,4 +33,6 @@ class TokenAuthenticator:
                                                 self.settings.session_cache_ttl_s):
             raise InvalidToken("This session has been signed out.", code="auth.session_revoked")
         kind = cast(Literal["staff", "customer"], claims.kind)
-        return Principal(kind=kind, id=claims.subject, permissions=claims.permissions, session_id=claims.session_id)
+        restriction = "auth.mfa_enrollment_required" if claims.permissions == {MFA_ENROLMENT_ONLY} else None
+        return Principal(kind=kind, id=claims.subject, permissions=claims.permissions, session_id=claims.session_id,
+                         restriction=restriction)

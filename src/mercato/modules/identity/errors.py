@@ -60,3 +60,73 @@ class StaffNotFound(NotFound):
 
 class RoleNotFound(NotFound):
     code = "role.not_found"
+
+
+class StaffPermissionEscalation(PermissionDenied):
+    code = "staff.permission_escalation"
+
+
+class StaffOutranked(PermissionDenied):
+    """The target staff user (or role) holds permissions the acting user does not."""
+
+    code = "staff.outranked"
+
+
+class CannotDeactivateSelf(Conflict):
+    code = "staff.cannot_deactivate_self"
+
+
+class UnknownRole(InvalidInput):
+    code = "staff.unknown_role"
+
+
+class UnknownPermission(InvalidInput):
+    code = "identity.unknown_permission"
+
+
+class RoleNameTaken(Conflict):
+    code = "role.name_taken"
+
+
+class BuiltinRoleProtected(Conflict):
+    code = "role.builtin"
+
+
+class RolePermissionEscalation(PermissionDenied):
+    code = "role.permission_escalation"
+
+
+class MfaNotEnabled(Conflict):
+    code = "mfa.not_enabled"
+
+
+class MfaRequiredByPolicy(Conflict):
+    code = "mfa.required_by_policy"
+
+
+class InvalidAuditFilter(InvalidInput):
+    code = "audit.invalid_filter"
+
+
+class RoleNameInvalid(InvalidInput):
+    code = "role.invalid_name"
+
+
+class AddressLimitReached(Conflict):
+    code = "address.limit_reached"
+
+
+class WishlistNameTaken(Conflict):
+    code = "wishlist.name_taken"
+
+
+class WishlistLimitReached(Conflict):
+    code = "wishlist.limit_reached"
+
+
+class WishlistFull(Conflict):
+    code = "wishlist.full"
+
+
+class WishlistItemNotFound(NotFound):
+    code = "wishlist.item_not_found"

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,6 +34,8 @@ class Customer(TimestampMixin, Base):
     mfa_totp_secret: Mapped[str | None] = mapped_column(String(64))
     mfa_pending_secret: Mapped[str | None] = mapped_column(String(64))
     mfa_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last TOTP time step accepted: a code is good once, not for its whole validity window.
+    mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -52,6 +54,8 @@ class StaffUser(TimestampMixin, Base):
     mfa_totp_secret: Mapped[str | None] = mapped_column(String(64))
     mfa_pending_secret: Mapped[str | None] = mapped_column(String(64))
     mfa_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last TOTP time step accepted: a code is good once, not for its whole validity window.
+    mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Role(TimestampMixin, Base):

@@ -5,7 +5,15 @@ Every admin endpoint declares one of these (`require_permission`); a role is a n
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from mercato.kit.errors import FieldError
+from mercato.modules.identity.errors import UnknownPermission
+
 ALL = "*"
+# Not grantable: the only permission of a staff user who must enrol in MFA before anything else
+# (MERCATO_STAFF_REQUIRE_MFA); it opens no admin route, only /admin/me and /admin/me/mfa.
+MFA_ENROLMENT_ONLY = "self:mfa_enrolment"
 
 PERMISSIONS: dict[str, str] = {
     "catalog:read": "Read products, categories, collections and prices",
@@ -57,3 +65,23 @@ def unknown_permissions(requested: set[str] | frozenset[str]) -> set[str]:
 def holds_all(granted: frozenset[str], requested: set[str] | frozenset[str]) -> bool:
     """True when `granted` covers every permission in `requested` (a subset check for API keys)."""
     return ALL in granted or requested <= granted
+
+
+def not_held(granted: Iterable[str], requested: Iterable[str]) -> set[str]:
+    """The permissions in `requested` that `granted` does not cover (empty when granted has `*`)."""
+    held = frozenset(granted)
+    if ALL in held:
+        return set()
+    return set(requested) - held
+
+
+def validated(requested: Iterable[str], *, field: str = "permissions") -> list[str]:
+    """`requested`, de-duplicated and sorted, or UnknownPermission (422) naming the unknown ones."""
+    wanted = set(requested)
+    unknown = unknown_permissions(wanted)
+    if unknown:
+        raise UnknownPermission(
+            "Unknown permissions: " + ", ".join(sorted(unknown)) + ".",
+            errors=[FieldError(field, "unknown", f"Unknown permission {name!r}.") for name in sorted(unknown)],
+        )
+    return sorted(wanted)

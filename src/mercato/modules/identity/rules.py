@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,13 +22,21 @@ class ThrottleState:
     blocked_until: datetime | None
 
 
+# 2**40 s is far beyond any sensible max_delay and still fits a timedelta (whose limit is ~2**46 s).
+_MAX_EXPONENT = 40
+
+
 def required_delay(failures: int, policy: ThrottlePolicy) -> timedelta:
-    """The wait after the latest failure before another attempt is heard: none for the first few
-    failures, then doubling (1 s, 2 s, 4 s, ...) up to `max_delay`."""
+    """The wait after the latest failure before another attempt is heard. The first
+    `free_failures` failures are free: the attempts up to and including them need no wait. From
+    then on the wait doubles (1 s, 2 s, 4 s, ...) up to `max_delay`.
+
+    The count never resets on its own, so the exponent is capped: an attacker who keeps failing
+    for days must not overflow timedelta (that was a permanent lock-out by 500)."""
     extra = failures - policy.free_failures
-    if extra <= 0:
+    if extra < 0:
         return timedelta(0)
-    return min(policy.max_delay, timedelta(seconds=2 ** (extra - 1)))
+    return min(policy.max_delay, timedelta(seconds=2 ** min(extra, _MAX_EXPONENT)))
 
 
 def wait_before_attempt(state: ThrottleState | None, now: datetime, policy: ThrottlePolicy) -> timedelta:
@@ -70,3 +79,14 @@ def password_problems(password: str, *, common: frozenset[str], personal: tuple[
     if any(part and len(part) >= 4 and part.lower() in lowered for part in personal):
         problems.append("Do not use your email address or name in your password.")
     return problems
+
+
+_LOCAL_PART_SEPARATORS = re.compile(r"[._+-]+")
+
+
+def personal_words(email: str, *names: str) -> tuple[str, ...]:
+    """Words a password must not contain: the whole address, its local part and that part's
+    pieces ("jane.doe+shop" gives "jane.doe+shop", "jane", "doe", "shop"), and the names.
+    `password_problems` ignores the ones shorter than 4 characters."""
+    local = email.partition("@")[0]
+    return (email, local, *_LOCAL_PART_SEPARATORS.split(local), *names)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NoReturn
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -81,9 +82,10 @@ class Rotation:
 
 async def rotate(
     session: AsyncSession, factory: async_sessionmaker[AsyncSession], cache: Cache, refresh_token: str,
-    *, client: ClientInfo,
+    *, client: ClientInfo, kind: str | None = None,
 ) -> Rotation:
-    """Spend `refresh_token` and return its session with a fresh refresh token."""
+    """Spend `refresh_token` and return its session with a fresh refresh token. With `kind`, a
+    token of another kind of session is refused before anything is spent."""
     row = (
         await session.execute(
             select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token)).with_for_update()
@@ -91,21 +93,15 @@ async def rotate(
     ).scalar_one_or_none()
     if row is None:
         raise InvalidToken("Unknown refresh token.", code="auth.invalid_refresh_token")
+    if row.used_at is not None:
+        await _reuse_detected(session, factory, cache, row.session_id, client)
+    # Locked after the token (always in this order) so that rotations of one session serialise.
     auth_session = (
         await session.execute(select(AuthSession).where(AuthSession.id == row.session_id).with_for_update())
     ).scalar_one()
+    if kind is not None and auth_session.subject_kind != kind:
+        raise InvalidToken(f"Not a {kind} session.", code="auth.invalid_refresh_token")
     now = utcnow()
-    if row.used_at is not None:
-        # Reuse of a spent token: someone else holds a copy. Kill the family, in its own
-        # transaction because this request answers 401 and rolls back.
-        await revoke(factory, cache, auth_session.id, reason="refresh_reuse")
-        await audit.record_detached(
-            factory, "session.reuse_detected", actor=Actor(auth_session.subject_kind, str(auth_session.subject_id)),
-            subject=(auth_session.subject_kind, str(auth_session.subject_id)), client=client,
-            details={"session_id": str(auth_session.id)},
-        )
-        raise InvalidToken("This refresh token was already used; the session is revoked.",
-                           code="auth.refresh_token_reused")
     if not is_active(auth_session, now):
         raise InvalidToken("The session has ended; sign in again.", code="auth.session_expired")
     row.used_at = now
@@ -116,6 +112,30 @@ async def rotate(
     auth_session.idle_expires_at = min(now + idle, auth_session.absolute_expires_at)
     await session.flush()
     return Rotation(auth_session, fresh)
+
+
+async def _reuse_detected(
+    session: AsyncSession, factory: async_sessionmaker[AsyncSession], cache: Cache, session_id: uuid.UUID,
+    client: ClientInfo,
+) -> NoReturn:
+    """A spent token presented again: someone else holds a copy. Kill the family and answer 401.
+
+    The revocation must outlive this request, whose transaction rolls back on the 401, so it is
+    written in a transaction of its own — after this one is rolled back: while it held the token's
+    row lock (or the session's), that other transaction could wait on it forever."""
+    subject = (
+        await session.execute(select(AuthSession.subject_kind, AuthSession.subject_id)
+                              .where(AuthSession.id == session_id))
+    ).one()
+    await session.rollback()
+    await revoke(factory, cache, session_id, reason="refresh_reuse")
+    await audit.record_detached(
+        factory, "session.reuse_detected", actor=Actor(subject.subject_kind, str(subject.subject_id)),
+        subject=(subject.subject_kind, str(subject.subject_id)), client=client,
+        details={"session_id": str(session_id)},
+    )
+    raise InvalidToken("This refresh token was already used; the session is revoked.",
+                       code="auth.refresh_token_reused")
 
 
 def issue_for(auth_session: AuthSession, refresh: str, permissions: list[str], settings: Settings,

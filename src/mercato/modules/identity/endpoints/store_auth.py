@@ -18,7 +18,6 @@ from mercato.modules.identity.endpoints.common import (
     settings_of,
     token_pair_out,
 )
-from mercato.modules.identity.errors import InvalidToken
 from mercato.modules.identity.schemas import (
     AcceptedOut,
     EmailIn,
@@ -68,12 +67,9 @@ async def login(body: LoginIn, request: Request, session: AsyncSession = Depends
              responses=problem_responses(400, 401, 415, 422, 429))
 async def refresh(body: RefreshIn, request: Request, session: AsyncSession = Depends(get_session)) -> TokenPairOut:
     """Trade a refresh token for a new pair; the old refresh token is dead from now on."""
-    rotation = await sessions.rotate(session, detached(request), request.app.state.cache, body.refresh_token,
-                                     client=client_info(request))
-    if rotation.auth_session.subject_kind != customers.KIND:
-        raise InvalidToken("Not a customer session.", code="auth.invalid_refresh_token")
-    pair = sessions.issue_for(rotation.auth_session, rotation.refresh_token, [], settings_of(request),
-                              request.app.state.keyring)
+    pair = await customers.refresh(session, detached(request), request.app.state.cache, body.refresh_token,
+                                   client=client_info(request), settings=settings_of(request),
+                                   keyring=request.app.state.keyring)
     return token_pair_out(pair)
 
 

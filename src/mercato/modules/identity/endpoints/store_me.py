@@ -11,7 +11,7 @@ from mercato.kit.web.auth import Principal, require_customer
 from mercato.kit.web.problems import problem_responses
 from mercato.kit.web.routing import MercatoRoute, get_session
 from mercato.modules.identity import customers, profile, sessions
-from mercato.modules.identity.endpoints.common import client_info, session_out, settings_of
+from mercato.modules.identity.endpoints.common import client_info, detached, session_out, settings_of
 from mercato.modules.identity.errors import SessionNotFound
 from mercato.modules.identity.models import Customer
 from mercato.modules.identity.schemas import (
@@ -38,7 +38,7 @@ def profile_out(customer: Customer) -> ProfileOut:
 async def current_customer(
     principal: Principal = Depends(require_customer), session: AsyncSession = Depends(get_session)
 ) -> Customer:
-    return await customers.get(session, principal.id)
+    return await customers.signed_in(session, principal.id)
 
 
 @router.get("", response_model=ProfileOut, responses=problem_responses(401))
@@ -55,15 +55,19 @@ async def update_profile(
     return profile_out(customer)
 
 
-@router.post("/password", status_code=204, response_class=Response, responses=problem_responses(400, 401, 415, 422))
+@router.post("/password", status_code=204, response_class=Response,
+             responses=problem_responses(400, 401, 415, 422, 429))
 async def change_password(
     body: PasswordChangeIn, request: Request, principal: Principal = Depends(require_customer),
-    customer: Customer = Depends(current_customer), session: AsyncSession = Depends(get_session),
+    session: AsyncSession = Depends(get_session),
 ) -> Response:
-    """Change the password; every other session is signed out, this one stays."""
+    """Change the password; every other session is signed out, this one stays. Wrong current
+    passwords are throttled per account (429 with Retry-After)."""
+    # No current_customer dependency here: the attempt must be counted before the session reads.
     await customers.change_password(
-        session, request.app.state.cache, customer, current=body.current_password, new=body.new_password,
-        keep_session=uuid.UUID(principal.session_id) if principal.session_id else None, client=client_info(request),
+        session, detached(request), request.app.state.cache, principal.id, current=body.current_password,
+        new=body.new_password, keep_session=uuid.UUID(principal.session_id) if principal.session_id else None,
+        settings=settings_of(request), client=client_info(request),
     )
     return Response(status_code=204)
 

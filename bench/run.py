@@ -1,0 +1,360 @@
+"""Load benchmark: `mercato serve` as in production next to a bare ASGI probe, both driven by wrk.
+
+    .venv/bin/python bench/run.py [--duration 10] [--connections 64] [--threads 1] [--only healthz,readyz]
+
+Prints one JSON document and writes it to bench/results/<UTC timestamp>.json. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import psutil
+import psycopg
+from sqlalchemy.engine import make_url
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+WRK_SCRIPT = BENCH_DIR / "wrk_report.lua"
+WARMUP_S = 2
+PROBE_ROWS = 1000
+SERVER_CPU, WRK_CPU = 0, 1
+START_TIMEOUT_S = 60.0
+
+ServerName = Literal["probe", "mercato"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    server: ServerName
+    path: str
+    method: str = "GET"
+    body: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# Later steps add rows here. The REFERENCES rows are the denominators of the ratios.
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("probe_const", "probe", "/const"),
+    Endpoint("probe_pk", "probe", "/pk"),
+    Endpoint("healthz", "mercato", "/healthz"),
+    Endpoint("readyz", "mercato", "/readyz"),
+]
+REFERENCES = ("probe_const", "probe_pk")
+
+
+@dataclass
+class Server:
+    name: ServerName
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log: IO[bytes]
+
+
+def main() -> None:
+    args = _parse_args()
+    endpoints = _select(args.only)
+    wrk = _ensure_wrk()
+    pin = _can_pin()
+    signal.signal(signal.SIGTERM, _interrupt)
+    started = datetime.now(UTC)
+    load_at_start = round(os.getloadavg()[0], 2)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    url = _database_url()
+    needed = {endpoint.server for endpoint in endpoints}
+    servers: dict[ServerName, Server] = {}
+    try:
+        if "mercato" in needed:
+            from mercato.kit.migrations import upgrade
+
+            upgrade(url)
+            servers["mercato"] = _start_mercato(url, pin)
+        if "probe" in needed:
+            _fill_probe_table(url)
+            servers["probe"] = _start_probe(url, pin)
+        results = {
+            endpoint.name: _measure(wrk, servers[endpoint.server], endpoint, args, pin)
+            for endpoint in endpoints
+        }
+    finally:
+        for server in servers.values():
+            _stop(server)
+        if "probe" in needed:
+            _drop_probe_table(url)
+    report = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "machine": {**_machine_info(wrk), "loadavg_1m_at_start": load_at_start},
+        "config": {
+            "duration_s": args.duration, "connections": args.connections, "threads": args.threads,
+            "warmup_s": WARMUP_S, "mercato_workers": 1,
+            "cpu_pinning": {"used": pin, "servers_cpu": SERVER_CPU, "wrk_cpu": WRK_CPU} if pin else {"used": False},
+        },
+        "endpoints": results,
+        "ratios": _ratios(results, endpoints),
+    }
+    text = json.dumps(report, indent=2)
+    (RESULTS_DIR / f"{started:%Y%m%dT%H%M%SZ}.json").write_text(text + "\n")
+    print(text)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    # SIGTERM takes the same way out as Ctrl-C, so the `finally` in main() stops the servers.
+    raise KeyboardInterrupt
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--only", default="", help="comma-separated endpoint names: "
+                        + ",".join(e.name for e in ENDPOINTS))
+    return parser.parse_args()
+
+
+def _select(only: str) -> list[Endpoint]:
+    if not only:
+        return ENDPOINTS
+    wanted = [name.strip() for name in only.split(",") if name.strip()]
+    known = {endpoint.name: endpoint for endpoint in ENDPOINTS}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        sys.exit(f"unknown endpoint(s): {', '.join(unknown)}; known: {', '.join(known)}")
+    return [known[name] for name in wanted]
+
+
+def _ensure_wrk() -> str:
+    if shutil.which("wrk") is None:
+        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True)
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        sys.exit("wrk is not installed and `apt-get install -y wrk` did not provide it")
+    return wrk
+
+
+def _can_pin() -> bool:
+    # The servers get one core and wrk the other, so runs don't depend on where the scheduler puts them.
+    return shutil.which("taskset") is not None and {SERVER_CPU, WRK_CPU} <= os.sched_getaffinity(0)
+
+
+def _pinned(argv: list[str], cpu: int, pin: bool) -> list[str]:
+    return ["taskset", "-c", str(cpu), *argv] if pin else argv
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        from mercato.kit.db import resolve_database_url
+        from mercato.kit.settings import get_settings
+
+        url = resolve_database_url(get_settings())
+    # Plain libpq form for psycopg and asyncpg, whatever driver suffix DATABASE_URL carries.
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _fill_probe_table(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_probe")
+        conn.execute("CREATE TABLE bench_probe (id int PRIMARY KEY, payload text NOT NULL)")
+        conn.execute("INSERT INTO bench_probe SELECT g, md5(g::text) FROM generate_series(1, %s) AS g",
+                     (PROBE_ROWS,))
+
+
+def _drop_probe_table(url: str) -> None:
+    # Not a Mercato table: left behind, `mercato makemigration` would propose dropping it.
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TABLE IF EXISTS bench_probe")
+    except psycopg.Error as exc:  # reported, not raised: it would hide the error that ended the run
+        print(f"could not drop bench_probe: {exc}", file=sys.stderr)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _spawn(name: ServerName, argv: list[str], env: dict[str, str], pin: bool) -> Server:
+    port = _free_port()
+    # One log per server, overwritten each run: the access log grows by tens of MB per run.
+    log = (RESULTS_DIR / f"{name}.log").open("wb")
+    process = subprocess.Popen(_pinned([*argv, "--port", str(port)], SERVER_CPU, pin), env=env, cwd=ROOT,
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return Server(name, process, f"http://127.0.0.1:{port}", log)
+
+
+def _start_mercato(url: str, pin: bool) -> Server:
+    env = {
+        **os.environ, "DATABASE_URL": url, "MERCATO_ENV": "production",
+        "MERCATO_SECRET_KEY": secrets.token_urlsafe(36), "MERCATO_ACCESS_LOG": "true",
+    }
+    server = _spawn("mercato", [sys.executable, "-m", "mercato", "serve", "--workers", "1"], env, pin)
+    _wait_ready(server, "/healthz")
+    return server
+
+
+def _start_probe(url: str, pin: bool) -> Server:
+    from mercato.kit.settings import get_settings
+
+    settings = get_settings()
+    # As many connections as Mercato's engine may open, so neither side has more.
+    pool_size = str(settings.db_pool_size + settings.db_max_overflow)
+    env = {**os.environ, "DATABASE_URL": url}
+    server = _spawn("probe", [sys.executable, str(BENCH_DIR / "probe.py"), "--pool-size", pool_size], env, pin)
+    _wait_ready(server, "/const")
+    return server
+
+
+def _wait_ready(server: Server, path: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited with {server.process.returncode}; see {server.log.name}")
+        if _status(server.base_url + path) == 200:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{server.name} did not answer {path} within {START_TIMEOUT_S:.0f} s")
+
+
+def _status(url: str, method: str = "GET", body: str | None = None, headers: dict[str, str] | None = None) -> int:
+    data = body.encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def _stop(server: Server) -> None:
+    if server.process.poll() is None:
+        os.killpg(server.process.pid, signal.SIGTERM)
+        try:
+            server.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait()
+    server.log.close()
+
+
+def _measure(wrk: str, server: Server, endpoint: Endpoint, args: argparse.Namespace, pin: bool) -> dict[str, Any]:
+    url = server.base_url + endpoint.path
+    # wrk counts only statuses >= 400 as errors; one plain request first shows a 3xx or a wrong route.
+    status = _status(url, endpoint.method, endpoint.body, endpoint.headers)
+    _wrk(wrk, url, endpoint, WARMUP_S, args, pin)
+    cpu_before, core_before = _cpu_seconds(server), _core_jiffies(SERVER_CPU)
+    raw = _wrk(wrk, url, endpoint, args.duration, args, pin)
+    cpu_used = _cpu_seconds(server) - cpu_before
+    core_after = _core_jiffies(SERVER_CPU)
+    busy, total = core_after[0] - core_before[0], core_after[1] - core_before[1]
+    errors = raw["errors"]
+    result = {
+        "server": endpoint.server, "method": endpoint.method, "path": endpoint.path, "first_status": status,
+        "rps": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+        "p50_ms": raw["latency_ms"]["p50"], "p90_ms": raw["latency_ms"]["p90"], "p99_ms": raw["latency_ms"]["p99"],
+        "errors": errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
+        "non_2xx": errors["status"],
+        # The server's own CPU time per request: steadier than rps when other jobs share the machine.
+        "cpu_us_per_req": round(cpu_used * 1e6 / raw["requests"], 1) if raw["requests"] else None,
+        # Near 1.0: the servers' core was saturated, so rps measures the server, not the client.
+        # (cpu_us_per_req leaves out the kernel's softirq network work, some 20% of that core.)
+        "server_core_busy": round(busy / total, 2) if pin and total else None,
+        "wrk": raw,
+    }
+    print(f"{endpoint.name:<14} {result['rps']:>9.1f} rps  p50 {result['p50_ms']:.2f} ms  "
+          f"p99 {result['p99_ms']:.2f} ms  {result['cpu_us_per_req']} us cpu/req  "
+          f"core busy {result['server_core_busy']}  "
+          f"errors {result['errors']}  non_2xx {result['non_2xx']}", file=sys.stderr)
+    return result
+
+
+def _cpu_seconds(server: Server) -> float:
+    times = psutil.Process(server.process.pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def _core_jiffies(cpu: int) -> tuple[int, int]:
+    """(busy, total) jiffies of one CPU from /proc/stat, steal counted as busy."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{cpu} "):
+            # user nice system idle iowait irq softirq steal; guest time is already inside user.
+            fields = [int(value) for value in line.split()[1:9]]
+            return sum(fields) - fields[3] - fields[4], sum(fields)
+    return 0, 0
+
+
+def _wrk(wrk: str, url: str, endpoint: Endpoint, duration: int, args: argparse.Namespace, pin: bool) -> Any:
+    argv = [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{duration}s", "-s", str(WRK_SCRIPT)]
+    for name, value in endpoint.headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    env = {**os.environ, "WRK_METHOD": endpoint.method, "WRK_BODY": endpoint.body or ""}
+    done = subprocess.run(_pinned([*argv, url], WRK_CPU, pin), env=env, capture_output=True, text=True, check=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"wrk printed no report for {url}:\n{done.stdout}{done.stderr}")
+    return json.loads(lines[-1])
+
+
+def _ratios(results: dict[str, dict[str, Any]], endpoints: list[Endpoint]) -> dict[str, dict[str, float | None]]:
+    def rps_ratio(name: str, reference: str) -> float | None:
+        base = results.get(reference)
+        return round(results[name]["rps"] / base["rps"], 3) if base and base["rps"] else None
+
+    # The rps ratio if the server's CPU were the only limit: probe CPU per request over ours.
+    def cpu_ratio(name: str, reference: str) -> float | None:
+        base, ours = results.get(reference), results[name]["cpu_us_per_req"]
+        return round(base["cpu_us_per_req"] / ours, 3) if base and base["cpu_us_per_req"] and ours else None
+
+    return {
+        endpoint.name: {
+            **{f"ratio_to_{reference}": rps_ratio(endpoint.name, reference) for reference in REFERENCES},
+            **{f"cpu_ratio_to_{reference}": cpu_ratio(endpoint.name, reference) for reference in REFERENCES},
+        }
+        for endpoint in endpoints if endpoint.server == "mercato"
+    }
+
+
+def _machine_info(wrk: str) -> dict[str, Any]:
+    cpu_model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), platform.processor())
+    wrk_version = subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout.split(" [")[0]
+    commit = _git("rev-parse", "--short", "HEAD")
+    return {
+        "nproc": os.cpu_count(), "cpu_model": cpu_model, "python": platform.python_version(),
+        "platform": platform.platform(), "wrk": wrk_version, "git_commit": commit or None,
+        # Figures from uncommitted code are not comparable with the commit's.
+        "src_dirty": bool(_git("status", "--porcelain", "--", "src", "migrations")),
+        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
+    }
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True).stdout.strip()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)
