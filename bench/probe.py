@@ -90,7 +90,7 @@ def main() -> None:
     # The options of `mercato serve` (src/mercato/cli.py), so the server stack is the same on both sides.
     uvicorn.run(
         app, host=args.host, port=args.port, workers=1, loop="uvloop", http="httptools", access_log=False,
-        log_config=None, proxy_headers=True, server_header=False, timeout_graceful_shutdown=10,
+        log_config=None, proxy_headers=False, server_header=False, timeout_graceful_shutdown=10,
     )
 
 

@@ -108,7 +108,10 @@ class RequestContextMiddleware:
 
         try:
             if path == "/healthz" and scope["method"] in ("GET", "HEAD"):
-                await self._healthz(scope, send_wrapper)
+                # Probes are machines, not browsers: the browser-policy headers are left off here
+                # (uvicorn validates every header it sends, and this endpoint is hit constantly).
+                await self._healthz(scope, send, rid)
+                status = 200
                 scope["route_name"] = "/healthz"
             elif self._declared_too_large(scope):
                 raise BodyTooLarge(self.max_body_bytes)
@@ -158,14 +161,14 @@ class RequestContextMiddleware:
         return limited
 
     @staticmethod
-    async def _healthz(scope: Scope, send: Send) -> None:
+    async def _healthz(scope: Scope, send: Send, request_id: bytes) -> None:
         await send({
             "type": "http.response.start",
             "status": 200,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", b"15"),
-                (b"cache-control", b"no-store"),
+                (REQUEST_ID_HEADER, request_id),
             ],
         })
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else _HEALTHZ_BODY})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,20 @@ class TimestampMixin:
     )
 
 
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run `callback` once the request's transaction has committed (never if it rolls back), for
+    side effects outside the database that must not run ahead of the data, such as cache writes."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+def take_after_commit(session: AsyncSession) -> list[AfterCommit]:
+    callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
+    return callbacks
+
+
 def embedded_server(settings: Settings) -> EmbeddedPostgres:
     return EmbeddedPostgres(settings.pg_dir)
 
@@ -68,7 +83,7 @@ def create_engine(url: str, settings: Settings, **overrides: Any) -> AsyncEngine
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
         "pool_timeout": settings.db_pool_timeout_s,
-        "pool_pre_ping": True,
+        "pool_pre_ping": settings.db_pool_pre_ping,
         "pool_recycle": 1800,
         "connect_args": {
             "timeout": settings.db_connect_timeout_s,
@@ -86,15 +101,30 @@ def create_engine(url: str, settings: Settings, **overrides: Any) -> AsyncEngine
 
 @dataclass
 class Database:
-    """The process's engine and session factory; tests swap `sessionmaker` to isolate each test."""
+    """The process's engine and session factories; tests swap them to isolate each test.
+
+    `read_sessionmaker` serves safe (GET/HEAD) requests in autocommit mode: under READ COMMITTED
+    every statement takes its own snapshot anyway, so a read-only request loses nothing and saves
+    the BEGIN and COMMIT round trips. Handlers of safe methods must not write.
+    """
 
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+    def __post_init__(self) -> None:
+        if self.read_sessionmaker is None:
+            self.read_sessionmaker = self.sessionmaker
 
     @classmethod
     def connect(cls, url: str, settings: Settings, **overrides: Any) -> Database:
         engine = create_engine(url, settings, **overrides)
-        return cls(engine, async_sessionmaker(engine, expire_on_commit=False, autoflush=False))
+        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        return cls(
+            engine,
+            async_sessionmaker(engine, expire_on_commit=False, autoflush=False),
+            async_sessionmaker(autocommit, expire_on_commit=False, autoflush=False),
+        )
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     db_name: str = "mercato"
     db_pool_size: int = Field(default=10, ge=1, le=500)
     db_max_overflow: int = Field(default=10, ge=0, le=500)
+    # A ping per checkout hides a database restart from clients, at one extra round trip per
+    # request. Off by default: after a restart one request per process gets a 503 and the pool
+    # then replaces every connection.
+    db_pool_pre_ping: bool = False
     db_pool_timeout_s: float = Field(default=5.0, gt=0, le=120)
     db_connect_timeout_s: float = Field(default=3.0, gt=0, le=60)
     db_statement_timeout_ms: int = Field(default=30_000, ge=100)

@@ -12,19 +12,23 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import structlog
 from fastapi import Request
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import Response
 
 from mercato.kit import idempotency
+from mercato.kit.db import AfterCommit, take_after_commit
 from mercato.kit.errors import DomainError, UnsupportedMediaType
 from mercato.kit.settings import Settings
 from mercato.kit.web.auth import optional_principal
 
 F = TypeVar("F", bound=Callable[..., Any])
+_log = structlog.get_logger("mercato.uow")
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
 # Responses replayed for a reused key: the outcome of work that ran (Stripe does the same).
 _STORED_STATUSES = frozenset({*range(200, 400), 402})
 _REPLAY_HEADERS = ("content-type", "location", "etag")
@@ -56,14 +60,22 @@ class UnitOfWork:
     async def finish(self, commit: bool) -> None:
         if self._session is None:
             return
+        session, self._session = self._session, None
+        callbacks: list[AfterCommit] = []
         try:
             if commit:
-                await self._session.commit()
+                await session.commit()
+                callbacks = take_after_commit(session)
             else:
-                await self._session.rollback()
+                await session.rollback()
         finally:
-            await self._session.close()
-            self._session = None
+            session.info.pop("after_commit", None)
+            await session.close()
+        for callback in callbacks:
+            try:
+                await callback()
+            except Exception:  # the data is committed; a failed side effect must not turn into a 500
+                _log.warning("after_commit_failed", callback=getattr(callback, "__qualname__", repr(callback)))
 
 
 async def get_session(request: Request) -> AsyncSession:
@@ -87,8 +99,9 @@ class MercatoRoute(APIRoute):
         async def handler(request: Request) -> Response:
             if expects_json and request.method in _BODY_METHODS:
                 _check_json_content_type(request)
-            factory: async_sessionmaker[AsyncSession] = request.app.state.db.sessionmaker
-            uow = UnitOfWork(factory)
+            db = request.app.state.db
+            factory: async_sessionmaker[AsyncSession] = db.sessionmaker
+            uow = UnitOfWork(db.read_sessionmaker if request.method in _SAFE_METHODS else factory)
             request.state.uow = uow
             key = request.headers.get("idempotency-key") if is_idempotent else None
             if key is None:

@@ -136,7 +136,7 @@ async def erase(
     await mfa.disable(session, KIND, customer)
     await session.execute(delete(Address).where(Address.customer_id == customer.id))
     await session.execute(delete(Wishlist).where(Wishlist.customer_id == customer.id))  # items cascade
-    # Pending verification and reset links: useless now, and they name the old address.
+    # Pending verification and password-reset links: nothing may be redeemed for this account any more.
     await session.execute(
         delete(OneTimeToken).where(OneTimeToken.subject_kind == KIND, OneTimeToken.subject_id == customer.id)
     )

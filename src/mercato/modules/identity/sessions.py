@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mercato.kit.cache import Cache
 from mercato.kit.clock import utcnow
+from mercato.kit.db import after_commit
 from mercato.kit.settings import Settings
 from mercato.modules.identity import audit
 from mercato.modules.identity.context import Actor, ClientInfo
@@ -163,10 +164,24 @@ async def revoke(
     )
     if isinstance(factory_or_session, AsyncSession):
         await factory_or_session.execute(stmt)
+        await _mark_revoked_after_commit(factory_or_session, cache, [session_id])
     else:
         async with factory_or_session() as s, s.begin():
             await s.execute(stmt)
-    await cache.set(_cache_key(session_id), _CACHE_REVOKED, ttl_s=86_400)
+        await cache.set(_cache_key(session_id), _CACHE_REVOKED, ttl_s=86_400)
+
+
+async def _mark_revoked_after_commit(session: AsyncSession, cache: Cache, session_ids: list[uuid.UUID]) -> None:
+    """Forget cached "active" answers now, and record "revoked" only once the revocation commits:
+    a rolled-back request must not leave live sessions cached as revoked."""
+    for session_id in session_ids:
+        await cache.delete(_cache_key(session_id))
+
+    async def mark() -> None:
+        for session_id in session_ids:
+            await cache.set(_cache_key(session_id), _CACHE_REVOKED, ttl_s=86_400)
+
+    after_commit(session, mark)
 
 
 async def revoke_all(session: AsyncSession, cache: Cache, kind: str, subject_id: uuid.UUID, *, reason: str,
@@ -181,8 +196,7 @@ async def revoke_all(session: AsyncSession, cache: Cache, kind: str, subject_id:
         await session.execute(
             update(AuthSession).where(AuthSession.id.in_(ids)).values(revoked_at=utcnow(), revoke_reason=reason)
         )
-    for session_id in ids:
-        await cache.set(_cache_key(session_id), _CACHE_REVOKED, ttl_s=86_400)
+    await _mark_revoked_after_commit(session, cache, ids)
     return len(ids)
 
 

@@ -7,16 +7,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 import jwt
+from cachetools import LRUCache
 
 from mercato.kit.clock import utcnow
 from mercato.modules.identity.errors import InvalidToken
 
 ALGORITHM = "HS256"
+_VERIFIED_CACHE_S = 60.0
 ISSUER = "mercato"
 
 
@@ -26,6 +29,7 @@ class AccessClaims:
     kind: str
     session_id: str | None
     permissions: frozenset[str]
+    expires_at: float = 0.0
 
 
 def key_id(secret: str) -> str:
@@ -37,6 +41,7 @@ class KeyRing:
         self.current = current
         self.current_kid = key_id(current)
         self._by_kid = {key_id(secret): secret for secret in [*(previous or []), current]}
+        self._verified: LRUCache[str, tuple[AccessClaims, float]] = LRUCache(maxsize=10_000)
 
     def issue(
         self, *, subject: str, kind: str, session_id: str | None, permissions: list[str], ttl: timedelta
@@ -53,6 +58,20 @@ class KeyRing:
         return jwt.encode(claims, self.current, algorithm=ALGORITHM, headers={"kid": self.current_kid})
 
     def verify(self, token: str) -> AccessClaims:
+        """Check signature, algorithm, issuer and expiry. A token that verified once is remembered
+        until it expires (at most a minute), so a client's repeated requests skip the HMAC and the
+        JSON decoding; revocation is checked separately on every request."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            claims, expires = cached
+            if expires > time.time():
+                return claims
+            self._verified.pop(token, None)
+        claims = self._verify(token)
+        self._verified[token] = (claims, min(claims.expires_at, time.time() + _VERIFIED_CACHE_S))
+        return claims
+
+    def _verify(self, token: str) -> AccessClaims:
         try:
             header = jwt.get_unverified_header(token)
             secret = self._by_kid.get(str(header.get("kid")))
@@ -68,7 +87,8 @@ class KeyRing:
         sid = claims.get("sid")
         if not isinstance(perms, list) or (sid is not None and not isinstance(sid, str)):
             raise InvalidToken()
-        return AccessClaims(str(claims["sub"]), str(claims.get("typ", "")), sid, frozenset(map(str, perms)))
+        return AccessClaims(str(claims["sub"]), str(claims.get("typ", "")), sid, frozenset(map(str, perms)),
+                            float(claims["exp"]))
 
 
 def issue_access_token(secret: str, *, subject: str, kind: str, permissions: list[str], ttl: timedelta,
