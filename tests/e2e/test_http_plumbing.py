@@ -14,10 +14,12 @@ from mercato.kit.settings import Settings
 async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:
     echoed = await client.get("/healthz", headers={"x-request-id": "order-42.retry:1"})
     assert echoed.headers["x-request-id"] == "order-42.retry:1"
-    generated = await client.get("/healthz")
+    generated = await client.get("/readyz")
     assert len(generated.headers["x-request-id"]) == 24
-    hostile = await client.get("/healthz", headers={"x-request-id": "bad id\twith spaces"})
+    hostile = await client.get("/readyz", headers={"x-request-id": "bad id\twith spaces"})
     assert hostile.headers["x-request-id"] != "bad id\twith spaces"
+    probe = await client.get("/healthz")
+    assert "x-request-id" not in probe.headers, "liveness probes get an id back only when they send one"
 
 
 async def test_security_headers_on_success_and_error(client: httpx.AsyncClient) -> None:

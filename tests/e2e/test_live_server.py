@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import httpx
@@ -46,6 +47,7 @@ def test_served_process_answers_health_docs_and_metrics(
 
     for _ in range(5):
         httpx.get(f"{base}/readyz")
+    time.sleep(1.5)  # each server process hands its request metrics over once a second
     metrics = httpx.get(f"{base}/metrics").text
     assert 'mercato_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics
     assert 'route="<unmatched>",status="404"' in metrics

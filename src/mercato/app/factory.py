@@ -38,11 +38,16 @@ class MercatoAPI(FastAPI):
     """FastAPI with RequestContextMiddleware outside everything, Starlette's own layers included:
     it must see every response (to count and log it) and costs least when it runs first."""
 
+    _context: RequestContextMiddleware | None = None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # FastAPI's own __call__ consults its telemetry settings (environment look-ups) on every
         # request; we do not use that feature, so HTTP goes straight to the middleware stack.
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
+            return
+        if self._context is not None and scope["path"] == "/healthz" and scope["method"] in ("GET", "HEAD"):
+            await self._context.healthz(scope, send)  # the liveness probe: as cheap as it gets
             return
         if self.root_path:
             scope["root_path"] = self.root_path
@@ -54,12 +59,13 @@ class MercatoAPI(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         settings: Settings = self.state.settings
         self.state.access_log = access_log_for(settings.access_log, settings.log_level)
-        return RequestContextMiddleware(
+        self._context = RequestContextMiddleware(
             super().build_middleware_stack(),
             max_body_bytes=settings.max_body_bytes,
             access_log=self.state.access_log,
             hsts=settings.env == "production",
         )
+        return self._context
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

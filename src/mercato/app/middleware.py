@@ -54,6 +54,17 @@ def _new_request_id() -> str:
     return f"{_ID_PREFIX}{next(_id_counter):012x}"
 
 
+def _supplied_request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == REQUEST_ID_HEADER:
+            return _clean_request_id(value)
+    return None
+
+
+def _request_id(scope: Scope) -> str:
+    return _supplied_request_id(scope) or _new_request_id()
+
+
 def _clean_request_id(raw: bytes) -> str | None:
     try:
         value = raw.decode("ascii")
@@ -77,14 +88,11 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["path"] == "/healthz" and scope["method"] in ("GET", "HEAD"):
+            await self.healthz(scope, send)
+            return
         started = time.perf_counter()
-        request_id: str | None = None
-        for name, value in scope["headers"]:
-            if name == REQUEST_ID_HEADER:
-                request_id = _clean_request_id(value)
-                break
-        if request_id is None:
-            request_id = _new_request_id()
+        request_id = _request_id(scope)
         token = request_id_var.set(request_id)
         rid = request_id.encode()
         status = 500
@@ -107,13 +115,7 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            if path == "/healthz" and scope["method"] in ("GET", "HEAD"):
-                # Probes are machines, not browsers: the browser-policy headers are left off here
-                # (uvicorn validates every header it sends, and this endpoint is hit constantly).
-                await self._healthz(scope, send, rid)
-                status = 200
-                scope["route_name"] = "/healthz"
-            elif self._declared_too_large(scope):
+            if self._declared_too_large(scope):
                 raise BodyTooLarge(self.max_body_bytes)
             else:
                 await self.app(scope, self._limit_receive(receive), send_wrapper)
@@ -128,13 +130,15 @@ class RequestContextMiddleware:
                                     "An unexpected error occurred; quote the request id when reporting it.",
                                     request_id)
         finally:
-            elapsed = time.perf_counter() - started
-            route = _route_label(scope)
-            method = scope["method"]
-            REQUEST_METRICS.record(method, route, status, elapsed)
-            if self.access_log is not None:
-                self.access_log.write(method, route, path, status, elapsed, request_id)
+            self._finish(scope, _route_label(scope), status, started, request_id)
             request_id_var.reset(token)
+
+    def _finish(self, scope: Scope, route: str, status: int, started: float, request_id: str) -> None:
+        elapsed = time.perf_counter() - started
+        method = scope["method"]
+        REQUEST_METRICS.record(method, route, status, elapsed)
+        if self.access_log is not None:
+            self.access_log.write(method, route, scope["path"], status, elapsed, request_id)
 
     def _declared_too_large(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
@@ -160,17 +164,23 @@ class RequestContextMiddleware:
 
         return limited
 
+    async def healthz(self, scope: Scope, send: Send) -> None:
+        """Answer a liveness probe (the app calls this before any other layer)."""
+        started = time.perf_counter()
+        supplied = _supplied_request_id(scope)
+        request_id = supplied or _new_request_id()
+        await self._healthz(scope, send, supplied)
+        self._finish(scope, "/healthz", 200, started, request_id)
+
     @staticmethod
-    async def _healthz(scope: Scope, send: Send, request_id: bytes) -> None:
-        await send({
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", b"15"),
-                (REQUEST_ID_HEADER, request_id),
-            ],
-        })
+    async def _healthz(scope: Scope, send: Send, supplied_request_id: str | None) -> None:
+        # Probes are machines, not browsers: the browser-policy headers are left off, and a request
+        # id is echoed only when the prober sent one (its own is still logged). uvicorn validates
+        # every header it sends, and this endpoint is hit constantly.
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"15")]
+        if supplied_request_id is not None:
+            headers.append((REQUEST_ID_HEADER, supplied_request_id.encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else _HEALTHZ_BODY})
 
     @staticmethod
@@ -189,9 +199,6 @@ class RequestContextMiddleware:
 
 
 def _route_label(scope: Scope) -> str:
-    name = scope.get("route_name")
-    if name:
-        return str(name)
     route = scope.get("route")
     path_format = getattr(route, "path_format", None) or getattr(route, "path", None)
     return str(path_format) if path_format else _UNMATCHED

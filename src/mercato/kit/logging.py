@@ -97,25 +97,30 @@ class AccessLog:
         self._pending: list[bytes] = []
         self._flush_scheduled = False
         self._second = -1
-        self._second_text = ""
+        self._second_text = b""
+        self._prefixes: dict[tuple[str, str, int], bytes] = {}
         atexit.register(self.flush)
 
-    def _timestamp(self) -> str:
-        now = time.time()
-        second = int(now)
-        if second != self._second:  # formatting the date part once a second is enough
-            self._second, self._second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._second_text}.{int((now - second) * 1e6):06d}Z"
-
     def write(self, method: str, route: str, path: str, status: int, seconds: float, request_id: str) -> None:
-        self._pending.append(orjson.dumps(
-            {
-                "method": method, "route": route, "path": path, "status": status,
-                "duration_ms": round(seconds * 1000, 3), "event": "request", "request_id": request_id,
-                "level": "info", "timestamp": self._timestamp(),
-            },
-            option=orjson.OPT_APPEND_NEWLINE,
-        ))
+        # Formatted by hand from cached, already-escaped pieces: this runs on every request and is
+        # twice as fast as serialising a dict. Only the path comes from the client: it is escaped.
+        # (Request ids are validated to [A-Za-z0-9._:-] before they get here.)
+        key = (method, route, status)
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            if len(self._prefixes) > 1000:  # methods are client-chosen: keep the cache bounded
+                self._prefixes.clear()
+            prefix = self._prefixes[key] = b'{"method":%s,"route":%s,"status":%d,"path":' % (
+                orjson.dumps(method), orjson.dumps(route), status)
+        nanoseconds = time.time_ns()
+        second, fraction = divmod(nanoseconds, 1_000_000_000)
+        if second != self._second:  # formatting the date part once a second is enough
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)).encode()
+        self._pending.append(
+            b'%s%s,"duration_ms":%.3f,"event":"request","request_id":"%s","level":"info","timestamp":"%s.%06dZ"}\n'
+            % (prefix, orjson.dumps(path), seconds * 1000, request_id.encode(), self._second_text, fraction // 1000)
+        )
         if len(self._pending) >= self._max_pending:
             self.flush()
         elif not self._flush_scheduled:
