@@ -226,3 +226,14 @@ async def test_a_disabled_account_can_neither_refresh_nor_use_its_tokens(
     # Refused without being spent: once the account is enabled again, the token still works.
     await query(session, "UPDATE customers SET is_active = true WHERE email = :email", email=customer)
     assert (await refresh(client, pair["refresh_token"])).status_code == 200
+
+
+async def test_authenticating_a_request_costs_no_query_once_the_session_is_cached(
+    client: httpx.AsyncClient, customer: str, assert_max_queries: Any
+) -> None:
+    token = (await login(client, customer))["access_token"]
+    assert (await client.get("/store/me", headers=bearer(token))).status_code == 200  # fills the cache
+    with assert_max_queries(1) as counter:  # the profile read itself, nothing for authentication
+        assert (await client.get("/store/me", headers=bearer(token))).status_code == 200
+    assert len(counter.statements) == 1
+    assert "customers" in counter.statements[0]
