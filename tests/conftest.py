@@ -25,7 +25,7 @@ from tests.fixtures.test_session import install_test_session
 if TYPE_CHECKING:
     from tests.fixtures.databases import TestDatabases
 
-pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.processes", "tests.fixtures.auth"]
+pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.processes", "tests.fixtures.auth", "tests.fixtures.live"]
 
 
 @pytest.fixture(scope="session")

@@ -6,48 +6,20 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 
-from mercato.app import create_app
-from mercato.kit.db import Database
-from mercato.kit.settings import Settings
+from tests.fixtures.live import Live, register_and_login
 
 PASSWORD = "velvet orbit thunder 42"
 
 
-@dataclass
-class Live:
-    client: httpx.AsyncClient
-    db: Database
-
-
-@pytest.fixture
-async def live(settings: Settings, fresh_database: Callable[[], str]) -> AsyncIterator[Live]:
-    # A short statement timeout turns a lock wait that never ends into a quick, visible failure.
-    tuned = settings.model_copy(update={"db_statement_timeout_ms": 5000, "rate_limit_login": "1000/minute",
-                                        "rate_limit_register": "1000/minute"})
-    db = Database.connect(fresh_database(), tuned)
-    transport = httpx.ASGITransport(app=create_app(tuned, database=db), raise_app_exceptions=False)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as client:
-            yield Live(client, db)
-    finally:
-        await db.dispose()
 
 
 async def sign_in(client: httpx.AsyncClient, email: str) -> dict[str, Any]:
-    registered = await client.post("/store/auth/register", json={"email": email, "password": PASSWORD})
-    assert registered.status_code == 201, registered.text
-    response = await client.post("/store/auth/login", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return await register_and_login(client, email, PASSWORD)
 
 
 async def test_reuse_on_a_real_pool_revokes_promptly(live: Live) -> None:

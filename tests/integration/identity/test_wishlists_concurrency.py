@@ -5,44 +5,20 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 
 import httpx
-import pytest
 from sqlalchemy import text
 
-from mercato.app import create_app
-from mercato.kit.db import Database
-from mercato.kit.settings import Settings
+from tests.fixtures.live import Live, register_and_login
 
 PASSWORD = "a long enough passphrase"
 
 
-@dataclass
-class Live:
-    client: httpx.AsyncClient
-    db: Database
-
-
-@pytest.fixture
-async def live(settings: Settings, fresh_database: Callable[[], str]) -> AsyncIterator[Live]:
-    tuned = settings.model_copy(update={"db_statement_timeout_ms": 5000, "rate_limit_login": "1000/minute",
-                                        "rate_limit_register": "1000/minute"})
-    db = Database.connect(fresh_database(), tuned)
-    transport = httpx.ASGITransport(app=create_app(tuned, database=db), raise_app_exceptions=False)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as client:
-            yield Live(client, db)
-    finally:
-        await db.dispose()
 
 
 async def sign_in(client: httpx.AsyncClient, email: str) -> dict[str, str]:
-    assert (await client.post("/store/auth/register", json={"email": email, "password": PASSWORD})).status_code == 201
-    login = await client.post("/store/auth/login", json={"email": email, "password": PASSWORD})
-    assert login.status_code == 200, login.text
-    return {"authorization": f"Bearer {login.json()['access_token']}"}
+    tokens = await register_and_login(client, email, PASSWORD)
+    return {"authorization": f"Bearer {tokens['access_token']}"}
 
 
 async def test_concurrent_creates_of_one_name_make_one_wishlist(live: Live) -> None:
