@@ -27,17 +27,13 @@ from mercato.modules.identity.events import (
 )
 from mercato.modules.identity.models import Customer
 from mercato.modules.identity.passwords import check_policy, hash_password_async, verify_password_async
-from mercato.modules.identity.rules import personal_words
+from mercato.modules.identity.rules import normalise_email, personal_words
 from mercato.modules.identity.signin import SignInRequest, begin, sign_in
 from mercato.modules.identity.tokens import KeyRing
 
 KIND = "customer"
 VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose name, not a secret
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def validate_email(email: str) -> str:

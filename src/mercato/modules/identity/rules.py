@@ -61,6 +61,11 @@ def after_failure(state: ThrottleState | None, now: datetime, policy: ThrottlePo
     return ThrottleState(failures, now, blocked_until)
 
 
+def normalise_email(email: str) -> str:
+    """The one spelling of an email we store and look up (customers and staff alike)."""
+    return email.strip().lower()
+
+
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 

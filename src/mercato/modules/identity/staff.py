@@ -34,13 +34,10 @@ from mercato.modules.identity.errors import (
 from mercato.modules.identity.models import Role, StaffRole, StaffUser
 from mercato.modules.identity.passwords import check_policy, hash_password
 from mercato.modules.identity.permissions import ALL, BUILTIN_ROLES, MFA_ENROLMENT_ONLY, not_held, validated
+from mercato.modules.identity.rules import normalise_email
 from mercato.modules.identity.sessions import TokenPair
 from mercato.modules.identity.signin import SignInRequest, begin, sign_in
 from mercato.modules.identity.tokens import KeyRing
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 async def find_by_email(session: AsyncSession, email: str) -> StaffUser | None:

@@ -14,6 +14,7 @@ from mercato.modules.identity import sessions, staff
 from mercato.modules.identity.endpoints.common import client_info, detached, per_ip_limit, settings_of, token_pair_out
 from mercato.modules.identity.errors import InvalidToken, StaffNotFound
 from mercato.modules.identity.models import StaffUser
+from mercato.modules.identity.rules import normalise_email
 from mercato.modules.identity.schemas import LoginIn, RefreshIn, StaffProfileOut, TokenPairOut
 from mercato.modules.identity.signin import SignInRequest
 
@@ -27,7 +28,7 @@ async def staff_login(body: LoginIn, request: Request, session: AsyncSession = D
     """Sign a staff user in (`otp` required when two-factor authentication is on)."""
     pair = await staff.login(
         session, detached(request),
-        SignInRequest(email=staff.normalise_email(body.email), password=body.password, otp=body.otp,
+        SignInRequest(email=normalise_email(body.email), password=body.password, otp=body.otp,
                       client=client_info(request)),
         settings_of(request), request.app.state.keyring,
     )

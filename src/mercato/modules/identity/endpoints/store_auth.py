@@ -18,6 +18,7 @@ from mercato.modules.identity.endpoints.common import (
     settings_of,
     token_pair_out,
 )
+from mercato.modules.identity.rules import normalise_email
 from mercato.modules.identity.schemas import (
     AcceptedOut,
     EmailIn,
@@ -55,7 +56,7 @@ async def register(body: RegisterIn, request: Request, session: AsyncSession = D
 async def login(body: LoginIn, request: Request, session: AsyncSession = Depends(get_session)) -> TokenPairOut:
     pair = await customers.login(
         session, detached(request),
-        SignInRequest(email=customers.normalise_email(body.email), password=body.password, otp=body.otp,
+        SignInRequest(email=normalise_email(body.email), password=body.password, otp=body.otp,
                       client=client_info(request)),
         settings_of(request), request.app.state.keyring,
     )
