@@ -1,0 +1,1 @@
+"""Catalogue: products, variants, categories, brands, prices per channel, media; the storefront read model."""
