@@ -6,12 +6,15 @@ import math
 import time
 from dataclasses import dataclass
 
+import structlog
 from limits import parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from mercato.kit.errors import RateLimited
 from mercato.kit.settings import Settings
+
+_log = structlog.get_logger("mercato.ratelimit")
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,14 @@ class RateLimiter:
     async def hit(self, rule: str, *identifiers: str) -> Decision:
         """Count one hit against `rule` (e.g. "5/minute") for the given identifiers."""
         item = parse(rule)
-        allowed = await self._limiter.hit(item, *identifiers)
-        stats = await self._limiter.get_window_stats(item, *identifiers)
+        try:
+            allowed = await self._limiter.hit(item, *identifiers)
+            stats = await self._limiter.get_window_stats(item, *identifiers)
+        except Exception as exc:
+            # A rate-limit store outage must not take the endpoints down with it: fail open (the
+            # per-account sign-in throttle lives in PostgreSQL and still applies) and say so.
+            _log.warning("rate_limit_store_unavailable", rule=rule, error=type(exc).__name__)
+            return Decision(True, 0, 0)
         retry_after = 0 if allowed else max(1, math.ceil(stats.reset_time - time.time()))
         return Decision(allowed, retry_after, stats.remaining)
 

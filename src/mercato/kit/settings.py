@@ -85,12 +85,26 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = Field(default=86_400, ge=60)
     idempotency_lock_timeout_s: int = Field(default=60, ge=1)
 
+    # Storefront: the channel `/store/...` reads use when a request names none (`?channel=`).
+    default_channel: str = Field(default="web-eu", min_length=1, max_length=50)
+
     @field_validator("cors_origins", "forwarded_allow_ips", "worker_handler_modules", "previous_secret_keys",
                      mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("rate_limit_login", "rate_limit_register", "rate_limit_password_reset")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError("must be a rate such as '20/minute' or '100 per hour'") from None
         return value
 
     @field_validator("database_url", "redis_url", mode="before")

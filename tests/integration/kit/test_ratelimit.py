@@ -136,3 +136,20 @@ async def test_http_answer_is_429_problem_with_retry_after(app: FastAPI, client:
     assert body["code"] == "rate_limited"
     assert body["request_id"] == refused.headers["x-request-id"]
     assert 1 <= int(refused.headers["retry-after"]) <= 60
+
+
+async def test_a_dead_store_fails_open_instead_of_failing_requests() -> None:
+    from mercato.kit.ratelimit import build_rate_limiter
+
+    limiter = build_rate_limiter(Settings(REDIS_URL="redis://127.0.0.1:1/0"))
+    decisions = [await limiter.hit("1/minute", "dead-store") for _ in range(3)]
+    assert all(d.allowed for d in decisions)
+    await limiter.enforce("1/minute", "dead-store")  # does not raise
+
+
+def test_a_malformed_rate_stops_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mercato.kit.settings import ConfigurationError, load_settings
+
+    monkeypatch.setenv("MERCATO_RATE_LIMIT_LOGIN", "lots")
+    with pytest.raises(ConfigurationError, match="MERCATO_RATE_LIMIT_LOGIN"):
+        load_settings()

@@ -88,6 +88,8 @@ async def use_recovery_code(session: AsyncSession, kind: str, subject_id: uuid.U
 
 async def second_factor_ok(session: AsyncSession, kind: str, holder: MfaHolder, code: str) -> tuple[bool, bool]:
     """(accepted, was_recovery_code)."""
+    # Lock the account row: two sign-ins racing with one code must not both pass the replay check.
+    await session.refresh(holder, attribute_names=["mfa_last_step", "mfa_totp_secret"], with_for_update=True)
     if holder.mfa_totp_secret and accept_totp(holder, holder.mfa_totp_secret, code):
         return True, False
     if await use_recovery_code(session, kind, holder.id, code):

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.kit.web.auth import Principal, require_staff
 from mercato.kit.web.problems import problem_responses
 from mercato.kit.web.routing import MercatoRoute, get_session
-from mercato.modules.identity import sessions, staff
+from mercato.modules.identity import audit, sessions, staff
+from mercato.modules.identity.context import Actor
 from mercato.modules.identity.endpoints.common import client_info, detached, per_ip_limit, settings_of, token_pair_out
 from mercato.modules.identity.errors import InvalidToken, StaffNotFound
 from mercato.modules.identity.models import StaffUser
@@ -59,6 +60,8 @@ async def staff_logout(
 ) -> Response:
     assert principal.session_id is not None
     await sessions.revoke(session, request.app.state.cache, uuid.UUID(principal.session_id), reason="logout")
+    await audit.record(session, "logout", actor=Actor("staff", principal.id), subject=("staff", principal.id),
+                       client=client_info(request), details={"session_id": principal.session_id})
     return Response(status_code=204)
 
 

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.kit.web.auth import Principal, require_customer
 from mercato.kit.web.problems import problem_responses
 from mercato.kit.web.routing import MercatoRoute, get_session
-from mercato.modules.identity import customers, sessions
+from mercato.modules.identity import audit, customers, sessions
+from mercato.modules.identity.context import Actor
 from mercato.modules.identity.endpoints.common import (
     client_info,
     detached,
@@ -81,6 +82,8 @@ async def logout(
     """Sign this device out: its session and every token of it stop working at once."""
     assert principal.session_id is not None
     await sessions.revoke(session, request.app.state.cache, uuid.UUID(principal.session_id), reason="logout")
+    await audit.record(session, "logout", actor=Actor("customer", principal.id), subject=("customer", principal.id),
+                       client=client_info(request), details={"session_id": principal.session_id})
     return Response(status_code=204)
 
 

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.kit.web.auth import Principal, require_customer
 from mercato.kit.web.problems import problem_responses
 from mercato.kit.web.routing import MercatoRoute, get_session
-from mercato.modules.identity import customers, profile, sessions
+from mercato.modules.identity import audit, customers, profile, sessions
+from mercato.modules.identity.context import Actor
 from mercato.modules.identity.endpoints.common import client_info, detached, session_out, settings_of
 from mercato.modules.identity.errors import SessionNotFound
 from mercato.modules.identity.models import Customer
@@ -98,6 +99,9 @@ async def revoke_session(
     if session_id not in owned:
         raise SessionNotFound("No such session.")
     await sessions.revoke(session, request.app.state.cache, uuid.UUID(session_id), reason="revoked_by_user")
+    await audit.record(session, "session.revoked", actor=Actor("customer", principal.id),
+                       subject=("customer", principal.id), client=client_info(request),
+                       details={"session_id": session_id})
     return Response(status_code=204)
 
 
@@ -108,4 +112,6 @@ async def revoke_all_sessions(
     """Sign out everywhere, this device included."""
     await sessions.revoke_all(session, request.app.state.cache, "customer", uuid.UUID(principal.id),
                               reason="revoked_by_user")
+    await audit.record(session, "session.revoked", actor=Actor("customer", principal.id),
+                       subject=("customer", principal.id), client=client_info(request), details={"all": True})
     return Response(status_code=204)
