@@ -209,14 +209,22 @@ def makemigration(message: Annotated[str, typer.Option("-m", "--message", help="
     console.print(f"Wrote {path}")
 
 
-def _seed(settings: Settings, *, demo: bool) -> None:
-    from mercato.modules import channels, identity
+def _seed(settings: Settings, *, demo: bool, products: int | None = None) -> None:
+    from mercato.modules import catalog, channels, identity
+
+    steps: list[tuple[str, Callable[[Any], Awaitable[int]]]] = [
+        ("currencies and channels", channels.seed_base),
+        ("staff roles", identity.seed_builtin_roles),
+    ]
+    if demo:
+        if catalog.demo_data_available():
+            steps.append(("the demo catalogue", catalog.seed_demo))
+        else:
+            console.print(f"[yellow]No demo catalogue: its data sets are not in {catalog.demo_data_dir()} "
+                          "(set MERCATO_DEMO_DATA_DIR).[/yellow]")
+            products = None
 
     async def work(session: Any) -> int:
-        steps: list[tuple[str, Callable[[Any], Awaitable[int]]]] = [
-            ("currencies and channels", channels.seed_base),
-            ("staff roles", identity.seed_builtin_roles),
-        ]
         added = 0
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                       console=console) as progress:
@@ -229,12 +237,40 @@ def _seed(settings: Settings, *, demo: bool) -> None:
 
     added = _with_session(settings, work)
     console.print(f"[green]Seed complete[/green] ({added} rows added{'; demo store' if demo else ''}).")
+    if not (demo and products):
+        return
+
+    async def grow() -> Any:  # --products N: COPY, a committed chunk at a time, on two connections
+        db = Database.connect(_database_url(settings), settings, pool_size=2, max_overflow=0)
+        try:
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                          TextColumn("{task.completed:,}"), TimeElapsedColumn(), console=console) as progress:
+                task = progress.add_task("Loading products", total=None)
+
+                def report(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                return await catalog.seed_bulk(db.sessionmaker, products, on_progress=report)
+        finally:
+            await db.dispose()
+
+    result = asyncio.run(grow())
+    console.print(
+        f"[green]Catalogue has {result.existing + result.added:,} demo products[/green] "
+        f"({result.added:,} added in {result.seconds:.1f} s, {result.rate:,.0f} products/s)."
+    )
 
 
 @app.command()
-def seed(demo: Annotated[bool, typer.Option("--demo", help="Also load the demo store")] = False) -> None:
+def seed(
+    demo: Annotated[bool, typer.Option("--demo", help="Also load the demo store (into an empty catalogue)")] = False,
+    products: Annotated[int | None, typer.Option(
+        "--products", min=1, max=1_000_000,
+        help="Grow the demo catalogue to N products (generated from the real ones, bulk-loaded; implies --demo)",
+    )] = None,
+) -> None:
     """Load base channels and currencies (and, with --demo, the demo store). Idempotent."""
-    _seed(_settings(), demo=demo)
+    _seed(_settings(), demo=demo or products is not None, products=products)
 
 
 @app.command()

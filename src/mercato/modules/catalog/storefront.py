@@ -1,0 +1,538 @@
+"""Storefront catalogue reads: product lists, product detail and the category tree, per channel.
+
+Lists are served from `product_listings` (the read model `listing.refresh` maintains): one
+statement resolves the channel and the filters, one reads the page through the index of the sort.
+Product detail is rendered once and kept in the cache facade under a per-product generation, so
+`invalidate_product(cache, product_id)` makes every cached copy unreachable in O(1).
+
+Cache invalidation contract for writers: call `invalidate_product` (or `invalidate_catalog` after a
+change that touches many products, such as a category rename or a bulk import) *after* the
+transaction commits (`mercato.kit.db.after_commit`); invalidating before the commit lets a
+concurrent reader cache the old state under the new generation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from sqlalchemy import Boolean, Select, String, Uuid, and_, column, func, or_, select, table, true
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from mercato.kit.cache import Cache, invalidate_tag, tag_generation
+from mercato.kit.errors import FieldError
+from mercato.kit.ids import parse_id
+from mercato.kit.pagination import InvalidCursor, SortKey, keyset_page
+from mercato.modules.catalog.errors import BrandNotFound, CategoryNotFound, ProductNotFound, UnknownChannel
+from mercato.modules.catalog.models import (
+    Brand,
+    Category,
+    Product,
+    ProductListing,
+    ProductMedia,
+    Variant,
+    VariantPrice,
+)
+from mercato.modules.catalog.schemas import (
+    CategoryCount,
+    CategoryDetail,
+    CategoryNode,
+    CategoryTree,
+    ImageOut,
+    MoneyOut,
+    ProductDetail,
+    ProductList,
+    ProductListItem,
+    Ref,
+    VariantOut,
+)
+
+# The channels module exposes no lookup by code yet, so its table is read by name (as a foreign
+# key names it), never through its models. Swap for a public channels read when there is one.
+_channels = table(
+    "channels",
+    column("id", Uuid()),
+    column("code", String()),
+    column("currency", String()),
+    column("is_active", Boolean()),
+)
+
+_CHANNEL_CODE_MAX = 50
+_REF_MAX = 200  # slugs are at most 200 characters; anything longer cannot name a row
+DETAIL_TTL_S = 300
+
+L = ProductListing
+
+Sort = Literal["newest", "price", "-price", "name", "rating", "popularity"]
+SORTS: tuple[str, ...] = get_args(Sort)
+
+# Each sort: a short tag bound into its cursors, and the keys of its listing index.
+_SORT_KEYS: dict[str, tuple[str, list[SortKey]]] = {
+    "newest": ("n", [SortKey(L.published_at, descending=True), SortKey(L.product_id, descending=True)]),
+    "price": ("p", [SortKey(L.min_price), SortKey(L.product_id)]),
+    "-price": ("P", [SortKey(L.min_price, descending=True), SortKey(L.product_id, descending=True)]),
+    "name": ("a", [SortKey(L.name), SortKey(L.product_id)]),
+    "rating": ("r", [SortKey(L.rating_avg, descending=True), SortKey(L.product_id, descending=True)]),
+    "popularity": ("o", [SortKey(L.popularity, descending=True), SortKey(L.product_id, descending=True)]),
+}
+
+
+@dataclass(frozen=True)
+class ProductQuery:
+    channel: str
+    limit: int
+    cursor: str | None = None
+    sort: Sort = "newest"
+    category: str | None = None  # id or slug; the subtree below it is included
+    brand: str | None = None  # id or slug
+    min_price: int | None = None  # minor units, inclusive
+    max_price: int | None = None  # minor units, inclusive
+    in_stock: bool | None = None  # True: only in stock; False: only out of stock; None: both
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _usable(ref: str) -> bool:
+    return 0 < len(ref) <= _REF_MAX and "\x00" not in ref
+
+
+def _matches(id_col: Any, slug_col: Any, ref: str) -> ColumnElement[bool]:
+    """`ref` names a row by id (when it parses as one) or by slug."""
+    ref_id = parse_id(ref)
+    if ref_id is None:
+        return slug_col == ref  # type: ignore[no-any-return]
+    return or_(id_col == ref_id, slug_col == ref)
+
+
+def _prefers_id(id_col: Any, ref: str) -> list[ColumnElement[Any]]:
+    """Order keys putting an id match before a slug match (a slug may look like another row's id)."""
+    ref_id = parse_id(ref)
+    return [(id_col == ref_id).desc()] if ref_id is not None else []
+
+
+def _in_subtree(path_col: Any, path: str) -> ColumnElement[bool]:
+    """`path_col` is `path` or below it: LIKE '<path>%', plus the equivalent range in the
+    text_pattern_ops operator family so a generic (prepared) plan can still use the index."""
+    upper = path[:-1] + chr(ord(path[-1]) + 1)
+    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return and_(
+        path_col.op("~>=~", is_comparison=True)(path),
+        path_col.op("~<~", is_comparison=True)(upper),
+        path_col.like(escaped + "%", escape="\\"),
+    )
+
+
+def _check_channel(code: str) -> None:
+    """Refuse codes no channel can have (and PostgreSQL cannot even compare: NUL)."""
+    if not 0 < len(code) <= _CHANNEL_CODE_MAX or "\x00" in code:
+        raise UnknownChannel(code)
+
+
+def _channel_where(code: str) -> ColumnElement[bool]:
+    _check_channel(code)
+    return and_(_channels.c.code == code, _channels.c.is_active.is_(True))
+
+
+def _bad_cursor() -> InvalidCursor:
+    return InvalidCursor(
+        "The cursor is not valid for this list.",
+        errors=[FieldError("cursor", "invalid",
+                           "Use next_cursor from a previous page, unchanged, with the same sort.")],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# product list
+
+
+async def list_products(session: AsyncSession, query: ProductQuery) -> ProductList:
+    """One page of the channel's listed products. Two statements whatever the page size: one
+    resolves the channel (and the category and brand filters), one reads the page."""
+    tag, keys = _SORT_KEYS[query.sort]
+    inner_cursor: str | None = None
+    if query.cursor is not None:
+        cursor_tag, dot, inner_cursor = query.cursor.partition(".")
+        if not dot or cursor_tag != tag or not inner_cursor:
+            raise _bad_cursor()  # a cursor of another sort would silently skip or repeat rows
+
+    channel_id, category_path, brand_id = await _resolve_list_filters(session, query)
+
+    stmt: Select[Any] = select(  # type: ignore[assignment]
+        L.product_id, L.slug, L.name, L.min_price, L.currency, L.in_stock, L.thumbnail,
+        L.published_at, L.rating_avg, L.popularity,
+    ).where(L.channel_id == channel_id)
+    if category_path is not None:
+        stmt = stmt.where(_in_subtree(L.category_path, category_path))
+    if brand_id is not None:
+        stmt = stmt.where(L.brand_id == brand_id)
+    if query.min_price is not None:
+        stmt = stmt.where(L.min_price >= query.min_price)
+    if query.max_price is not None:
+        stmt = stmt.where(L.min_price <= query.max_price)
+    if query.in_stock is not None:
+        stmt = stmt.where(L.in_stock.is_(query.in_stock))
+    page = await keyset_page(session, stmt, keys, limit=query.limit, cursor=inner_cursor, scalars=False)
+    return ProductList(
+        items=[
+            ProductListItem(
+                id=str(row.product_id), slug=row.slug, name=row.name,
+                price=MoneyOut(amount=row.min_price, currency=row.currency),
+                in_stock=row.in_stock, thumbnail=row.thumbnail,
+            )
+            for row in page.items
+        ],
+        next_cursor=f"{tag}.{page.next_cursor}" if page.next_cursor else None,
+    )
+
+
+async def _resolve_list_filters(
+    session: AsyncSession, query: ProductQuery
+) -> tuple[uuid.UUID, str | None, uuid.UUID | None]:
+    columns: list[Any] = [_channels.c.id]
+    if query.category is not None:
+        if not _usable(query.category):
+            raise CategoryNotFound()
+        columns.append(
+            select(Category.path)
+            .where(_matches(Category.id, Category.slug, query.category), Category.is_active.is_(True))
+            .order_by(*_prefers_id(Category.id, query.category))
+            .limit(1)
+            .scalar_subquery()
+        )
+    if query.brand is not None:
+        if not _usable(query.brand):
+            raise BrandNotFound()
+        columns.append(
+            select(Brand.id)
+            .where(_matches(Brand.id, Brand.slug, query.brand))
+            .order_by(*_prefers_id(Brand.id, query.brand))
+            .limit(1)
+            .scalar_subquery()
+        )
+    row = (await session.execute(select(*columns).where(_channel_where(query.channel)))).first()
+    if row is None:
+        raise UnknownChannel(query.channel)
+    values = list(row)
+    channel_id: uuid.UUID = values.pop(0)
+    category_path: str | None = None
+    brand_id: uuid.UUID | None = None
+    if query.category is not None:
+        category_path = values.pop(0)
+        if category_path is None:
+            raise CategoryNotFound()
+    if query.brand is not None:
+        brand_id = values.pop(0)
+        if brand_id is None:
+            raise BrandNotFound()
+    return channel_id, category_path, brand_id
+
+
+# ---------------------------------------------------------------------------------------------
+# product detail
+
+
+def _product_tag(product_id: uuid.UUID | str) -> str:
+    return f"catalog:product:{product_id}"
+
+
+_CATALOG_TAG = "catalog"
+
+
+async def invalidate_product(cache: Cache, product_id: uuid.UUID | str) -> None:
+    """Make every cached rendering of the product (all channels, by id and by slug) unreachable.
+    Call after the transaction that changed it (or its variants, prices, media, stock) commits."""
+    await invalidate_tag(cache, _product_tag(product_id))
+
+
+async def invalidate_catalog(cache: Cache) -> None:
+    """Make every cached product rendering unreachable (category renames, bulk imports)."""
+    await invalidate_tag(cache, _CATALOG_TAG)
+
+
+def _detail_key(channel: str, product_id: uuid.UUID, generation: str) -> str:
+    return f"catalog:detail:{channel}:{product_id}:{generation}"
+
+
+def _slug_key(slug: str) -> str:
+    return f"catalog:slug:{slug}"
+
+
+async def _generation(cache: Cache, catalog_generation: int, product_id: uuid.UUID) -> str:
+    return f"{catalog_generation}.{await tag_generation(cache, _product_tag(product_id))}"
+
+
+async def product_detail_json(session: AsyncSession, cache: Cache, ref: str, channel: str) -> bytes:
+    """The product's detail as JSON bytes (a `ProductDetail`), from the cache when it holds the
+    current rendering, else from the database (two statements) and then cached.
+
+    Only products published and listed in the channel are found; anything else (draft, archived,
+    unpriced in the channel, unknown or malformed id or slug) raises ProductNotFound.
+    """
+    _check_channel(channel)
+    if not _usable(ref):
+        raise ProductNotFound()
+    catalog_generation = await tag_generation(cache, _CATALOG_TAG)
+    # The generation is read before the database, so a change committed (and invalidated) while
+    # we read can only be stored under a generation nobody asks for any more. A slug seen for the
+    # first time has no known id yet: its generation is read just after the database, a window of
+    # a few microseconds in which a concurrent invalidation could be missed (bounded by the TTL).
+    product_id = parse_id(ref)
+    generation: str | None = None
+    if product_id is None:
+        mapped = await cache.get(_slug_key(ref))
+        if mapped is not None:
+            raw_id, _, mapped_generation = mapped.decode().partition(" ")
+            product_id = parse_id(raw_id)
+            if product_id is not None:
+                generation = await _generation(cache, catalog_generation, product_id)
+                if generation != mapped_generation:  # the slug may have moved: ask the database
+                    product_id, generation = None, None
+    else:
+        generation = await _generation(cache, catalog_generation, product_id)
+    if product_id is not None and generation is not None:
+        body = await cache.get(_detail_key(channel, product_id, generation))
+        if body is not None:
+            return body
+
+    detail = await _load_detail(session, ref, channel)
+    found_id = uuid.UUID(detail.id)
+    if generation is None or found_id != product_id:
+        generation = await _generation(cache, catalog_generation, found_id)
+    body = detail.model_dump_json().encode()
+    await cache.set(_detail_key(channel, found_id, generation), body, DETAIL_TTL_S)
+    await cache.set(_slug_key(detail.slug), f"{found_id} {generation}".encode(), DETAIL_TTL_S)
+    return body
+
+
+async def get_product_detail(session: AsyncSession, ref: str, channel: str) -> ProductDetail:
+    """The product's detail straight from the database (no cache)."""
+    if not _usable(ref):
+        raise ProductNotFound()
+    return await _load_detail(session, ref, channel)
+
+
+async def _load_detail(session: AsyncSession, ref: str, channel: str) -> ProductDetail:
+    listing_match = and_(L.channel_id == _channels.c.id, _matches(L.product_id, L.slug, ref))
+    stmt = (
+        select(
+            _channels.c.id.label("channel_id"),
+            Product.id, Product.slug, Product.name, Product.description, Product.attributes,
+            Category.id.label("category_id"), Category.slug.label("category_slug"),
+            Category.name.label("category_name"),
+            Brand.id.label("brand_id"), Brand.slug.label("brand_slug"), Brand.name.label("brand_name"),
+            _media_json().label("images"),
+        )
+        .select_from(_channels)
+        .outerjoin(L, listing_match)
+        .outerjoin(Product, and_(Product.id == L.product_id, Product.status == "published"))
+        .outerjoin(Category, Category.id == Product.category_id)
+        .outerjoin(Brand, Brand.id == Product.brand_id)
+        .where(_channel_where(channel))
+        .order_by(Product.id.is_(None), *_prefers_id(L.product_id, ref))
+        .limit(1)
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        raise UnknownChannel(channel)
+    if row.id is None:
+        raise ProductNotFound()
+
+    variants = await _priced_variants(session, row.id, row.channel_id)
+    if not variants:
+        raise ProductNotFound()  # listed, but its prices lapsed since the listing was refreshed
+    cheapest = min(variants, key=lambda v: v.price.amount)
+    return ProductDetail(
+        id=str(row.id), slug=row.slug, name=row.name, description=row.description,
+        brand=Ref(id=str(row.brand_id), slug=row.brand_slug, name=row.brand_name) if row.brand_id else None,
+        category=(
+            Ref(id=str(row.category_id), slug=row.category_slug, name=row.category_name)
+            if row.category_id else None
+        ),
+        attributes=dict(row.attributes or {}),
+        images=[ImageOut(url=image["url"], alt=image["alt"]) for image in row.images or []],
+        price=cheapest.price,
+        in_stock=any(v.in_stock for v in variants),
+        variants=variants,
+    )
+
+
+def _media_json() -> ColumnElement[Any]:
+    image = func.json_build_object("url", ProductMedia.url, "alt", ProductMedia.alt)
+    return (
+        select(func.coalesce(func.json_agg(aggregate_order_by(image, ProductMedia.position, ProductMedia.id)),
+                             func.json_build_array()))
+        .where(ProductMedia.product_id == Product.id)
+        .correlate(Product)
+        .scalar_subquery()
+    )
+
+
+async def _priced_variants(session: AsyncSession, product_id: uuid.UUID, channel_id: uuid.UUID) -> list[VariantOut]:
+    """The product's variants with their current price in the channel (the lowest, when several
+    scheduled prices overlap); variants without one are not for sale there and are left out."""
+    now = func.now()
+    price = (
+        select(VariantPrice.amount, VariantPrice.currency, VariantPrice.compare_at_amount)
+        .where(
+            VariantPrice.variant_id == Variant.id,
+            VariantPrice.channel_id == channel_id,
+            or_(VariantPrice.valid_from.is_(None), VariantPrice.valid_from <= now),
+            or_(VariantPrice.valid_to.is_(None), VariantPrice.valid_to > now),
+        )
+        .order_by(VariantPrice.amount, VariantPrice.id)
+        .limit(1)
+        .lateral("price")
+    )
+    stmt = (
+        select(Variant.id, Variant.sku, Variant.name, Variant.options, Variant.track_inventory,
+               price.c.amount, price.c.currency, price.c.compare_at_amount)
+        .join(price, true())
+        .where(Variant.product_id == product_id)
+        .order_by(Variant.position, Variant.id)
+    )
+    return [
+        VariantOut(
+            id=str(row.id), sku=row.sku, name=row.name,
+            price=MoneyOut(amount=row.amount, currency=row.currency),
+            compare_at_price=(
+                MoneyOut(amount=row.compare_at_amount, currency=row.currency)
+                if row.compare_at_amount is not None else None
+            ),
+            # Until the inventory module exists, only variants that do not track stock are in stock
+            # (the listing read model applies the same rule).
+            in_stock=not row.track_inventory,
+            options={str(k): str(v) for k, v in (row.options or {}).items()},
+        )
+        for row in (await session.execute(stmt)).all()
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# categories
+
+
+@dataclass
+class _Node:
+    id: uuid.UUID
+    parent_id: uuid.UUID | None
+    slug: str
+    name: str
+    children: list[_Node]
+
+
+async def _channel_counts(session: AsyncSession, channel: str, under: str | None = None) -> dict[str, int]:
+    """Listed products per category path in the channel (one statement; raises UnknownChannel)."""
+    conditions: list[ColumnElement[bool]] = [L.channel_id == _channels.c.id, L.category_path.is_not(None)]
+    if under is not None:
+        conditions.append(_in_subtree(L.category_path, under))
+    counts = (
+        select(L.category_path.label("path"), func.count().label("n"))
+        .where(*conditions)
+        .group_by(L.category_path)
+        .lateral("counts")
+    )
+    stmt = (
+        select(_channels.c.id, counts.c.path, counts.c.n)
+        .select_from(_channels)
+        .outerjoin(counts, true())
+        .where(_channel_where(channel))
+    )
+    rows = (await session.execute(stmt)).all()
+    if not rows:
+        raise UnknownChannel(channel)
+    return {row.path: int(row.n) for row in rows if row.path is not None}
+
+
+def _totals(counts: dict[str, int]) -> dict[str, int]:
+    """Per category id, the products in it or anywhere below it (a path names every ancestor)."""
+    totals: dict[str, int] = defaultdict(int)
+    for path, n in counts.items():
+        for category_id in path.split("/"):
+            totals[category_id] += n
+    return totals
+
+
+async def category_tree(session: AsyncSession, channel: str) -> CategoryTree:
+    """Every active category (an inactive one hides its subtree), nested, siblings by position
+    then name, with product counts of the channel including descendants. Two statements."""
+    totals = _totals(await _channel_counts(session, channel))
+    rows = (
+        await session.execute(
+            select(Category.id, Category.parent_id, Category.slug, Category.name)
+            .where(Category.is_active.is_(True))
+            .order_by(Category.depth, Category.position, Category.name, Category.id)
+        )
+    ).all()
+    nodes: dict[uuid.UUID, _Node] = {}
+    roots: list[_Node] = []
+    for row in rows:  # parents come first (ordered by depth)
+        node = _Node(row.id, row.parent_id, row.slug, row.name, [])
+        if row.parent_id is None:
+            roots.append(node)
+        elif row.parent_id in nodes:
+            nodes[row.parent_id].children.append(node)
+        else:
+            continue  # below an inactive category: not reachable
+        nodes[row.id] = node
+
+    def out(node: _Node) -> CategoryNode:
+        return CategoryNode(
+            id=str(node.id), slug=node.slug, name=node.name, product_count=totals.get(str(node.id), 0),
+            children=[out(child) for child in node.children],
+        )
+
+    return CategoryTree(items=[out(root) for root in roots])
+
+
+async def category_detail(session: AsyncSession, ref: str, channel: str) -> CategoryDetail:
+    """An active category with its breadcrumb (root first) and its active children, with product
+    counts of the channel including descendants. Three statements."""
+    if not _usable(ref):
+        raise CategoryNotFound()
+    category = (
+        select(Category.id, Category.slug, Category.name, Category.description, Category.path, Category.depth)
+        .where(_matches(Category.id, Category.slug, ref), Category.is_active.is_(True))
+        .order_by(*_prefers_id(Category.id, ref))
+        .limit(1)
+        .lateral("category")
+    )
+    found = (
+        await session.execute(
+            select(category).select_from(_channels).outerjoin(category, true()).where(_channel_where(channel))
+        )
+    ).first()
+    if found is None:
+        raise UnknownChannel(channel)
+    if found.id is None:
+        raise CategoryNotFound()
+    ancestor_ids = [parse_id(part) for part in found.path.split("/")[:-1]]
+    wanted = [a for a in ancestor_ids if a is not None]
+    rows = (
+        await session.execute(
+            select(Category.id, Category.parent_id, Category.slug, Category.name, Category.is_active)
+            .where(or_(Category.id.in_(wanted), and_(Category.parent_id == found.id, Category.is_active.is_(True))))
+            .order_by(Category.depth, Category.position, Category.name, Category.id)
+        )
+    ).all()
+    by_id = {row.id: row for row in rows}
+    ancestors = [by_id.get(a) for a in wanted]
+    if len(wanted) != len(ancestor_ids) or any(a is None or not a.is_active for a in ancestors):
+        raise CategoryNotFound()  # below an inactive category: hidden with it
+    counts = await _channel_counts(session, channel, under=found.path)
+    totals = _totals(counts)
+    return CategoryDetail(
+        id=str(found.id), slug=found.slug, name=found.name, description=found.description,
+        product_count=totals.get(str(found.id), 0),
+        ancestors=[Ref(id=str(a.id), slug=a.slug, name=a.name) for a in ancestors if a is not None],
+        children=[
+            CategoryCount(id=str(row.id), slug=row.slug, name=row.name, product_count=totals.get(str(row.id), 0))
+            for row in rows
+            if row.parent_id == found.id and row.id not in set(wanted)
+        ],
+    )
