@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from asyncpg.exceptions._base import DataError as AsyncpgParameterError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -14,6 +15,7 @@ from starlette.responses import Response
 
 from mercato.kit import errors as e
 from mercato.kit.logging import request_id_var
+from mercato.kit.metrics import INPUT_REFUSED_BY_DATABASE
 from mercato.kit.web.problems import problem_response
 
 # Checked in order; the first base class an error derives from decides the status.
@@ -148,9 +150,48 @@ def _raised_by_database_driver(exc: BaseException) -> bool:
     return False
 
 
+# Data exceptions (SQLSTATE class 22) that a bound value causes: one the driver cannot even encode
+# (22000: asyncpg's "invalid input for query argument", e.g. an int beyond int64 or a date past year
+# 9999), text too long for its column, a number or a time out of the column's range, NUL or an
+# unmappable character in text or jsonb, text that is no valid value of the column's type. Not the
+# rest of the class (division by zero, ...): those are our bugs and stay 500s.
+_VALUE_SQLSTATES = frozenset({"22000", "22001", "22003", "22008", "22021", "22P05", "22P02", "22007"})
+# asyncpg versions that raise their client-side DataError (no SQLSTATE) for such a parameter.
+_UNENCODABLE = "unencodable_parameter"
+
+
+def _refused_value(exc: DBAPIError) -> str | None:
+    """The SQLSTATE (or _UNENCODABLE) when the database or its driver refused a value of the
+    statement, None for anything else."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            return sqlstate if sqlstate in _VALUE_SQLSTATES else None
+        if isinstance(current, AsyncpgParameterError):
+            return _UNENCODABLE
+        current = current.__cause__ or current.__context__
+    return None
+
+
 async def _dbapi_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DBAPIError)
-    if exc.connection_invalidated or _is_connectivity(exc):
+    refused = _refused_value(exc)
+    if refused is not None:
+        # The safety net under validation: a client value that no validation rule caught is still
+        # the client's error (422, and the transaction rolls back), never a 500. Each hit means a
+        # rule is missing, hence the warning and the counter (the API fuzz test fails on any hit).
+        INPUT_REFUSED_BY_DATABASE.labels(refused).inc()
+        # Not the driver's message: it may quote the client's value.
+        _log.warning("input_refused_by_database", sqlstate=refused, path=request.url.path,
+                     error=type(exc.orig).__name__)
+        return problem_response(
+            422, "validation.invalid", "A value in the request is not one the server can store or compare.",
+            title="Invalid input", request_id=request_id_var.get() or None,
+        )
+    if exc.connection_invalidated or isinstance(exc, InterfaceError) or _is_connectivity(exc):
         return await _database_handler(request, exc)
     raise exc
 
@@ -183,8 +224,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(e.DomainError, _domain_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
-    for exc_type in (OperationalError, InterfaceError, PoolTimeout):
+    for exc_type in (OperationalError, PoolTimeout):
         app.add_exception_handler(exc_type, _database_handler)
     app.add_exception_handler(OSError, _os_error_handler)  # also ConnectionError and TimeoutError
-    app.add_exception_handler(DBAPIError, _dbapi_handler)
+    app.add_exception_handler(DBAPIError, _dbapi_handler)  # InterfaceError too: it may be a refused value
     app.add_exception_handler(Exception, _unhandled_handler)

@@ -33,6 +33,11 @@ OUTBOX_DEAD = Gauge("mercato_outbox_dead", "Outbox events dead-lettered", multip
 OUTBOX_LAG = Gauge(
     "mercato_outbox_lag_seconds", "Age of the oldest undelivered outbox event", multiprocess_mode="max"
 )
+INPUT_REFUSED_BY_DATABASE = Counter(
+    "mercato_input_refused_by_database_total",
+    "Requests answered 422 because only the database refused a value (a validation rule is missing)",
+    ["sqlstate"],
+)
 OUTBOX_PROCESSED = Counter(
     "mercato_outbox_processed_total", "Outbox handler runs by outcome", ["handler", "outcome"]
 )

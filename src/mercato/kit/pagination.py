@@ -9,7 +9,7 @@ import base64
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -136,20 +136,41 @@ async def keyset_page(
 
 
 def _fits(key: SortKey, value: Any) -> bool:
-    """Whether a decoded cursor value has the Python type the sort column binds."""
+    """Whether a decoded cursor value has the Python type the sort column binds, and a value the
+    driver can bind and PostgreSQL can compare (a tampered cursor is client input like any other)."""
     if value is None:
         return True
     try:
         expected: type[Any] = key.column.type.python_type
     except (AttributeError, NotImplementedError):
-        return not isinstance(value, dict | list)
+        return not isinstance(value, dict | list) and _bindable(value)
     if isinstance(value, bool) and expected is not bool:
         return False
     if expected in (Decimal, float):
-        return isinstance(value, int | float | Decimal)
+        return isinstance(value, int | float | Decimal) and _bindable(value)
     if expected is date:
         return isinstance(value, date) and not isinstance(value, datetime)
-    return isinstance(value, expected)
+    return isinstance(value, expected) and _bindable(value)
+
+
+_INT64 = range(-(2**63), 2**63)
+# PostgreSQL numeric: up to 131072 digits before the decimal point, 16383 after.
+_NUMERIC_EXPONENTS = range(-16383, 131072)
+
+
+def _bindable(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" not in value  # PostgreSQL text cannot hold NUL, nor compare with it
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value in _INT64  # the widest integer column; beyond it asyncpg refuses to encode
+    if isinstance(value, Decimal):
+        return value.adjusted() in _NUMERIC_EXPONENTS and value.as_tuple().exponent in _NUMERIC_EXPONENTS
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)  # what the driver does; an offset can push the year past 9999
+        except OverflowError:
+            return False
+    return True
 
 
 def _value_of(row: Any, key: SortKey) -> Any:

@@ -17,7 +17,10 @@ from mercato.modules import catalog, channels
 from mercato.modules.catalog import seed as demo
 from tests.fixtures.databases import TestDatabases
 
-pytestmark = pytest.mark.skipif(not catalog.demo_data_available(), reason="the demo data sets are not available")
+
+def test_the_demo_data_sets_are_present() -> None:
+    # They sit in ../shared/data beside every checkout here (CI included): absent is a failure.
+    assert catalog.demo_data_available(), f"demo data not found in {catalog.demo_data_dir()}"
 
 CHANNELS = ("web-eu", "web-us", "web-gb")
 

@@ -197,10 +197,14 @@ async def test_a_cursor_belongs_to_its_sort(client: httpx.AsyncClient, session: 
 
 async def test_bad_parameters_are_422(client: httpx.AsyncClient, session: AsyncSession) -> None:
     for path in ("/store/products", "/store/products/some-slug", "/store/categories", "/store/categories/x"):
-        for channel in ("mars", "web\x00eu"):
-            response = await client.get(path, params={"channel": channel})
-            assert response.status_code == 422, (path, channel)
-            assert response.json()["code"] == "catalog.unknown_channel"
+        response = await client.get(path, params={"channel": "mars"})
+        assert response.status_code == 422, path
+        assert response.json()["code"] == "catalog.unknown_channel"
+        # NUL in any query parameter is refused by the route class before the endpoint (kit.web.inputs).
+        response = await client.get(path, params={"channel": "web\x00eu"})
+        assert response.status_code == 422, path
+        assert response.json()["errors"] == [{"field": "query.channel", "code": "nul_character",
+                                              "message": "NUL characters (U+0000) are not allowed."}]
     for params in ({"limit": "101"}, {"limit": "0"}, {"sort": "cheapest"}, {"in_stock": "maybe"}):
         response = await client.get("/store/products", params=params)
         assert response.status_code == 422, params

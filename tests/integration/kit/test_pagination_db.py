@@ -6,7 +6,7 @@ import random
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cmp_to_key
 from typing import Any
@@ -219,19 +219,26 @@ async def test_empty_table(session: AsyncSession, table_rows: list[dict[str, Any
 
 
 @pytest.mark.parametrize(
-    "values",
+    ("keys", "values"),
     [
-        ["a-name", "not-a-uuid"],  # wrong type in the unique key
-        [5, uuid.uuid4()],  # an int where the column is text
-        [datetime.now(UTC), uuid.uuid4()],
-        ["a-name"],  # too short
-        ["a-name", uuid.uuid4(), 3],  # too long
+        ([c.name, c.id], ["a-name", "not-a-uuid"]),  # wrong type in the unique key
+        ([c.name, c.id], [5, uuid.uuid4()]),  # an int where the column is text
+        ([c.name, c.id], [datetime.now(UTC), uuid.uuid4()]),
+        ([c.name, c.id], ["a-name"]),  # too short
+        ([c.name, c.id], ["a-name", uuid.uuid4(), 3]),  # too long
+        # Right types, values PostgreSQL or the driver cannot take (found by the API fuzz test):
+        ([c.name, c.id], ["a\x00b", uuid.uuid4()]),  # NUL in text
+        ([c.grp, c.id], [2**63, uuid.uuid4()]),  # beyond int64
+        ([c.price, c.id], [Decimal("1e200000"), uuid.uuid4()]),  # beyond numeric
+        ([c.price, c.id], [Decimal("1e-20000"), uuid.uuid4()]),
+        ([c.created_at, c.id], [datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5))), uuid.uuid4()]),
     ],
 )
 async def test_a_cursor_of_the_wrong_shape_is_refused_before_the_database(
-    session: AsyncSession, table_rows: list[dict[str, Any]], assert_max_queries: MaxQueries, values: list[Any]
+    session: AsyncSession, table_rows: list[dict[str, Any]], assert_max_queries: MaxQueries,
+    keys: list[Any], values: list[Any],
 ) -> None:
-    keys = [SortKey(c.name), SortKey(c.id)]
+    keys = [SortKey(column) for column in keys]
     with assert_max_queries(0), pytest.raises(InvalidCursor):
         await keyset_page(session, select(rows_table), keys, cursor=encode_cursor(values), scalars=False)
     # The transaction is intact: the bad cursor never reached PostgreSQL.

@@ -1,5 +1,6 @@
-"""The route class every router uses: one transaction per request, content-type checks, and
-`Idempotency-Key` handling for routes marked with `@idempotent`.
+"""The route class every router uses: one transaction per request, content-type checks, the
+request-wide input rules of kit.web.inputs, and `Idempotency-Key` handling for routes marked with
+`@idempotent`.
 
 The transaction commits here, before the response leaves, in exactly one place: a 2xx/3xx answer
 commits, anything else rolls back.
@@ -22,6 +23,7 @@ from mercato.kit import idempotency
 from mercato.kit.db import AfterCommit, take_after_commit
 from mercato.kit.errors import DomainError, UnsupportedMediaType
 from mercato.kit.settings import Settings
+from mercato.kit.web import inputs
 from mercato.kit.web.auth import optional_principal
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -99,6 +101,10 @@ class MercatoRoute(APIRoute):
         async def handler(request: Request) -> Response:
             if expects_json and request.method in _BODY_METHODS:
                 _check_json_content_type(request)
+            # Before any dependency or session: refused input must change nothing.
+            inputs.check_query(request)
+            if expects_json:
+                await inputs.check_json_body(request)
             db = request.app.state.db
             factory: async_sessionmaker[AsyncSession] = db.sessionmaker
             uow = UnitOfWork(db.read_sessionmaker if request.method in _SAFE_METHODS else factory)

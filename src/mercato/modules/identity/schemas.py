@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mercato.kit.clock import ClientDatetime
+
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
@@ -404,7 +406,7 @@ class PermissionList(BaseModel):
 class ApiKeyCreateIn(Body):
     name: str = Field(min_length=1, max_length=100)
     permissions: list[str] = Field(min_length=1, max_length=100)
-    expires_at: datetime | None = Field(default=None, description="RFC 3339 with offset; omit for no expiry")
+    expires_at: ClientDatetime | None = Field(default=None, description="RFC 3339 with offset; omit for no expiry")
 
 
 class ApiKeyOut(BaseModel):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mercato.kit.clock import UtcDatetime
 from mercato.kit.web.auth import Principal, require_permission
 from mercato.kit.web.params import PageParams, page_params
 from mercato.kit.web.problems import problem_responses
@@ -34,8 +34,8 @@ async def search_audit_log(
     actor_id: str | None = Query(default=None, max_length=64, description="Needs actor_kind"),
     subject_kind: str | None = Query(default=None, max_length=20, description="staff, customer, role, api_key"),
     subject_id: str | None = Query(default=None, max_length=64, description="Needs subject_kind"),
-    since: AwareDatetime | None = Query(default=None, description="Inclusive, RFC 3339 with offset"),
-    until: AwareDatetime | None = Query(default=None, description="Exclusive, RFC 3339 with offset"),
+    since: UtcDatetime | None = Query(default=None, description="Inclusive, RFC 3339 with offset"),
+    until: UtcDatetime | None = Query(default=None, description="Exclusive, RFC 3339 with offset"),
     page: PageParams = Depends(page_params),
     _: Principal = Depends(require_permission("audit:read")),
     session: AsyncSession = Depends(get_session),
