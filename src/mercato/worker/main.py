@@ -118,14 +118,16 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 
 def is_database_unavailable(exc: BaseException) -> bool:
     """Whether `exc` means the database is (temporarily) out of reach, so the worker should wait."""
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import DBAPIError, PendingRollbackError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, (*_UNAVAILABLE, PoolTimeout)):
+        # PendingRollbackError: a transaction whose connection was invalidated (the server went away
+        # mid-transaction) was used again; it says nothing about the event or job being bad.
+        if isinstance(current, (*_UNAVAILABLE, PoolTimeout, PendingRollbackError)):
             return True
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return True

@@ -13,6 +13,12 @@ from mercato.kit.jobs import PeriodicJob, ScheduledJob
 _log = structlog.get_logger("mercato.scheduler")
 
 
+def _connection_lost(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError
+
+    return (isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)) or isinstance(exc, OSError)
+
+
 class Scheduler:
     def __init__(self, db: Database, jobs: list[PeriodicJob]) -> None:
         self.db = db
@@ -54,6 +60,8 @@ class Scheduler:
                 row.last_result = None if result is None else str(result)[:1000]
                 row.last_error = None
             except Exception as exc:
+                if _connection_lost(exc):
+                    raise  # the database went away: nothing to record, the worker waits and retries
                 row.last_error = repr(exc)[:4000]
                 _log.warning("job_failed", job=job.name, error=repr(exc))
             finished = utcnow()

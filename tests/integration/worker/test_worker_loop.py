@@ -120,3 +120,11 @@ def test_a_bug_raised_while_handling_a_disconnect_is_not_mistaken_for_an_outage(
         buggy_error_path()
     assert isinstance(caught.value.__context__, ConnectionResetError)
     assert not is_database_unavailable(caught.value)
+
+
+def test_a_transaction_left_over_from_a_lost_connection_means_wait_not_crash() -> None:
+    from sqlalchemy.exc import PendingRollbackError
+
+    # Seen when the server stops in the middle of a periodic job: the scheduler's commit then
+    # raises this, and the worker must wait for the database instead of exiting.
+    assert is_database_unavailable(PendingRollbackError("Can't reconnect until invalid transaction is rolled back"))
