@@ -46,7 +46,7 @@ lock:
 	/tmp/mercato-lock/bin/pip install --quiet -e '.[dev]'
 	{ echo "# Exact pins of every runtime and development dependency (installed by \`make\`)."; \
 	  echo "# Regenerate: make lock (fresh venv, install ranges from pyproject.toml, freeze)."; \
-	  /tmp/mercato-lock/bin/pip freeze --exclude-editable | grep -v '^mercato'; } > requirements.txt
+	  /tmp/mercato-lock/bin/pip freeze --all --exclude-editable | grep -v -E '^(mercato|pip|wheel)=='; } > requirements.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

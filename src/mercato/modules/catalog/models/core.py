@@ -1,5 +1,5 @@
-"""Catalogue tables: categories, brands, product types, products, variants, prices per channel,
-media, and the per-channel listing read model that storefront lists are served from."""
+"""Catalogue core tables: categories, brands, product types, products, variants, prices per channel,
+and the per-channel listing read model that storefront lists are served from."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Uuid,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -68,8 +69,9 @@ class ProductType(TimestampMixin, Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
     slug: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
-    # [{"code": "material", "type": "text", "required": false, ...}]
+    # [{"code": "material", "required": true}, ...]: codes of `attributes` rows, in display order.
     attributes: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'"))
+    # Codes of the select/swatch attributes variants vary by (size, colour).
     variant_options: Mapped[list[str]] = mapped_column(ARRAY(String(50)), nullable=False, default=list)
 
 
@@ -93,11 +95,19 @@ class Product(TimestampMixin, Base):
     rating_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     popularity: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    # Visibility window of a published product; the scheduler re-lists products as they cross it.
+    publish_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    unpublish_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last reviewer's comment (a rejection says why); the whole trail is in product_revisions.
+    review_comment: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint(f"status IN {PRODUCT_STATUSES}", name="status"),
         Index("ix_products_category_id", "category_id"),
         Index("ix_products_brand_id", "brand_id"),
+        Index("ix_products_status_updated", "status", "updated_at"),
+        Index("ix_products_publish_at", "publish_at", postgresql_where=text("publish_at IS NOT NULL")),
+        Index("ix_products_unpublish_at", "unpublish_at", postgresql_where=text("unpublish_at IS NOT NULL")),
     )
 
 
@@ -143,18 +153,6 @@ class VariantPrice(Base):
     )
 
 
-class ProductMedia(Base):
-    __tablename__ = "product_media"
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), nullable=False)
-    url: Mapped[str] = mapped_column(Text, nullable=False)
-    alt: Mapped[str] = mapped_column(String(300), nullable=False, default="")
-    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-
-    __table_args__ = (Index("ix_product_media_product_id", "product_id", "position"),)
-
-
 class ProductListing(Base):
     """Read model for storefront lists: one row per product visible in a channel, carrying what a
     list item shows and sorts by, so a page is one index scan with no joins or aggregates.
@@ -175,6 +173,12 @@ class ProductListing(Base):
     rating_avg: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     popularity: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # Filterable attribute values ({"colour": "red", "material": ["cotton"]}) and collections the
+    # product belongs to, so attribute and collection filters stay on this one table.
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'"))
+    collection_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(Uuid), nullable=False, server_default=text("'{}'")
+    )
 
     __table_args__ = (
         UniqueConstraint("channel_id", "slug", name="uq_product_listings_channel_id_slug"),
@@ -186,4 +190,7 @@ class ProductListing(Base):
         Index("ix_product_listings_rating", "channel_id", text("rating_avg DESC"), text("product_id DESC")),
         Index("ix_product_listings_category", "channel_id", "category_path",
               postgresql_ops={"category_path": "text_pattern_ops"}),
+        Index("ix_product_listings_attributes", "attributes", postgresql_using="gin",
+              postgresql_ops={"attributes": "jsonb_path_ops"}),
+        Index("ix_product_listings_collection_ids", "collection_ids", postgresql_using="gin"),
     )
