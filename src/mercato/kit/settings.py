@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     # Storefront: the channel `/store/...` reads use when a request names none (`?channel=`).
     default_channel: str = Field(default="web-eu", min_length=1, max_length=50)
 
+    # File storage (media, import/export files): "local" keeps them under media_dir; "s3" uses any
+    # S3-compatible service (s3_* settings). media_url_prefix is where their public URLs start.
+    storage_backend: Literal["local", "s3"] = "local"
+    media_dir: Path = PROJECT_ROOT / "var" / "media"
+    media_url_prefix: str = Field(default="/media", min_length=1)
+
     @field_validator("cors_origins", "forwarded_allow_ips", "worker_handler_modules", "previous_secret_keys",
                      mode="before")
     @classmethod
