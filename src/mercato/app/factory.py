@@ -17,13 +17,13 @@ from mercato.app.health import router as health_router
 from mercato.app.middleware import RequestContextMiddleware
 from mercato.app.ops import router as ops_router
 from mercato.kit.cache import build_cache
-from mercato.kit.storage import build_storage
 from mercato.kit.db import Database, resolve_database_url
 from mercato.kit.logging import access_log_for, configure_logging
 from mercato.kit.migrations import head_revision, known_revisions
 from mercato.kit.ratelimit import build_rate_limiter
 from mercato.kit.secrets import signing_secret
 from mercato.kit.settings import Settings, get_settings
+from mercato.kit.storage import build_storage
 from mercato.kit.web.problems import PROBLEM_MEDIA_TYPE, Problem
 from mercato.modules.identity import KeyRing, TokenAuthenticator
 from mercato.registry import routers
