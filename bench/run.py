@@ -33,6 +33,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 WRK_SCRIPT = BENCH_DIR / "wrk_report.lua"
+WRK_PATHS_SCRIPT = BENCH_DIR / "wrk_paths.lua"
+PATHS_FILE = RESULTS_DIR / "product_paths.txt"
+CATALOGUE_VALUES = ("{product_slug}", "{deep_cursor}", "{category_slug}")
 WARMUP_S = 2
 PROBE_ROWS = 1000
 SERVER_CPU, WRK_CPU = 0, 1
@@ -51,6 +54,8 @@ class Endpoint:
     headers: dict[str, str] = field(default_factory=dict)
     # Fewer connections where a figure is about service time, not throughput (login: argon2).
     connections: int | None = None
+    # A different path each request, from the run's list of product paths (uncached reads).
+    rotate_paths: bool = False
 
 
 # Later steps add rows here. The REFERENCES rows are the denominators of the ratios.
@@ -64,6 +69,13 @@ ENDPOINTS: list[Endpoint] = [
              body='{"email": "{email}", "password": "{password}"}',
              headers={"Content-Type": "application/json"}, connections=1),
     Endpoint("store_me", "mercato", "/store/me", headers={"Authorization": "Bearer {customer_token}"}),
+    # Catalogue ({product_slug}, {deep_cursor} and the rotating paths come from the catalogue in the
+    # database; `--products N` grows it first). Lists at 32 connections, as issue #4 measures them.
+    Endpoint("product_cached", "mercato", "/store/products/{product_slug}"),
+    Endpoint("product_uncached", "mercato", "/store/products/", rotate_paths=True),
+    Endpoint("list_first", "mercato", "/store/products?limit=20", connections=32),
+    Endpoint("list_deep", "mercato", "/store/products?limit=20&cursor={deep_cursor}", connections=32),
+    Endpoint("list_category", "mercato", "/store/products?limit=20&category={category_slug}", connections=32),
 ]
 REFERENCES = ("probe_const", "probe_pk")
 
@@ -93,6 +105,11 @@ def main() -> None:
             from mercato.kit.migrations import upgrade
 
             upgrade(url)
+            catalogue: dict[str, Any] = {}
+            if any(_needs_catalogue(endpoint) for endpoint in endpoints):
+                _grow_catalogue(url, args.products)
+                catalogue = _catalogue_values(url)
+                endpoints = [_fill(endpoint, catalogue["values"]) for endpoint in endpoints]
             servers["mercato"] = _start_mercato(url, pin)
             if any(endpoint.server == "mercato" and _needs_customer(endpoint) for endpoint in endpoints):
                 endpoints = [_fill(endpoint, _bench_customer(servers["mercato"])) for endpoint in endpoints]
@@ -105,7 +122,8 @@ def main() -> None:
         for round_number in range(args.rounds):
             for endpoint in endpoints:
                 runs[endpoint.name].append(
-                    _measure(wrk, servers[endpoint.server], endpoint, args, pin, warm_up=round_number == 0)
+                    _measure(wrk, servers[endpoint.server], endpoint, args, pin, warm_up=round_number == 0,
+                             paths_offset=round_number * len(catalogue.get("paths", [])) // max(args.rounds, 1))
                 )
         results = {name: _median_run(measured) for name, measured in runs.items()}
     finally:
@@ -120,6 +138,7 @@ def main() -> None:
             "duration_s": args.duration, "rounds": args.rounds, "connections": args.connections,
             "threads": args.threads,
             "warmup_s": WARMUP_S, "mercato_workers": 1,
+            "catalogue": {key: value for key, value in catalogue.items() if key != "paths"} if catalogue else None,
             "cpu_pinning": {"used": pin, "servers_cpu": SERVER_CPU, "wrk_cpu": WRK_CPU} if pin else {"used": False},
         },
         "endpoints": results,
@@ -141,6 +160,8 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved runs per endpoint; medians reported")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--products", type=int, default=None,
+                        help="grow the demo catalogue to N products first (mercato seed --demo --products N)")
     parser.add_argument("--only", default="", help="comma-separated endpoint names: "
                         + ",".join(e.name for e in ENDPOINTS))
     return parser.parse_args()
@@ -235,6 +256,49 @@ def _needs_customer(endpoint: Endpoint) -> bool:
     return "{customer_token}" in text or "{email}" in text
 
 
+def _needs_catalogue(endpoint: Endpoint) -> bool:
+    return endpoint.rotate_paths or any(value in endpoint.path for value in CATALOGUE_VALUES)
+
+
+def _grow_catalogue(url: str, products: int | None) -> None:
+    """The demo catalogue (`mercato seed --demo`), grown to `products` when given."""
+    argv = [sys.executable, "-m", "mercato", "seed", "--demo"]
+    if products:
+        argv += ["--products", str(products)]
+    subprocess.run(argv, env={**os.environ, "DATABASE_URL": url}, cwd=ROOT, check=True)
+
+
+def _catalogue_values(url: str) -> dict[str, Any]:
+    """What the catalogue endpoints name: a listed product, a cursor 90% of the way into the
+    newest-first list, the largest category, and every listed product's path (shuffled)."""
+    from mercato.kit.pagination import encode_cursor
+    from mercato.kit.settings import get_settings
+
+    channel = get_settings().default_channel
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT l.slug FROM product_listings l JOIN channels c ON c.id = l.channel_id WHERE c.code = %s "
+            "ORDER BY random()", (channel,)).fetchall()
+        listed = len(rows)
+        if not listed:
+            sys.exit("the catalogue lists no product in the default channel; run `mercato seed --demo`")
+        deep = conn.execute(
+            "SELECT l.published_at, l.product_id FROM product_listings l JOIN channels c ON c.id = l.channel_id "
+            "WHERE c.code = %s ORDER BY l.published_at DESC, l.product_id DESC OFFSET %s LIMIT 1",
+            (channel, listed * 9 // 10)).fetchone()
+        category = conn.execute(
+            "SELECT k.slug FROM categories k WHERE k.parent_id IS NULL ORDER BY "
+            "(SELECT count(*) FROM product_listings l WHERE l.category_path LIKE k.path || '%%') DESC LIMIT 1"
+        ).fetchone()
+    if deep is None or category is None:
+        sys.exit("the catalogue has no category to list; run `mercato seed --demo`")
+    paths = [f"/store/products/{slug}" for (slug,) in rows]
+    PATHS_FILE.write_text("\n".join(paths) + "\n")
+    values = {"product_slug": rows[0][0], "deep_cursor": "n." + encode_cursor([deep[0], deep[1]]),
+              "category_slug": category[0]}
+    return {"listed_products": listed, "deep_offset": listed * 9 // 10, "values": values, "paths": paths}
+
+
 def _bench_customer(server: Server) -> dict[str, str]:
     """Register and sign in a customer for this run; returns the values the templates name."""
     email = f"bench-{secrets.token_hex(6)}@example.com"
@@ -258,9 +322,10 @@ def _fill(endpoint: Endpoint, values: dict[str, str]) -> Endpoint:
             text = text.replace("{" + name + "}", value)
         return text
 
-    return Endpoint(endpoint.name, endpoint.server, endpoint.path, endpoint.method,
+    return Endpoint(endpoint.name, endpoint.server, fill(endpoint.path), endpoint.method,
                     fill(endpoint.body) if endpoint.body else None,
-                    {name: fill(value) for name, value in endpoint.headers.items()}, endpoint.connections)
+                    {name: fill(value) for name, value in endpoint.headers.items()}, endpoint.connections,
+                    endpoint.rotate_paths)
 
 
 def _start_probe(url: str, pin: bool) -> Server:
@@ -320,15 +385,18 @@ def _median_run(measured: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _measure(
-    wrk: str, server: Server, endpoint: Endpoint, args: argparse.Namespace, pin: bool, *, warm_up: bool = True
+    wrk: str, server: Server, endpoint: Endpoint, args: argparse.Namespace, pin: bool, *, warm_up: bool = True,
+    paths_offset: int = 0,
 ) -> dict[str, Any]:
     url = server.base_url + endpoint.path
     # wrk counts only statuses >= 400 as errors; one plain request first shows a 3xx or a wrong route.
     status = _status(url, endpoint.method, endpoint.body, endpoint.headers)
-    if warm_up:
+    if endpoint.rotate_paths:
+        status = _status(server.base_url + PATHS_FILE.read_text().split("\n", 1)[0])
+    if warm_up and not endpoint.rotate_paths:  # a warm-up would put the products it reads in the cache
         _wrk(wrk, url, endpoint, WARMUP_S, args, pin)
     cpu_before, core_before = _cpu_seconds(server), _core_jiffies(SERVER_CPU)
-    raw = _wrk(wrk, url, endpoint, args.duration, args, pin)
+    raw = _wrk(wrk, url, endpoint, args.duration, args, pin, paths_offset)
     cpu_used = _cpu_seconds(server) - cpu_before
     core_after = _core_jiffies(SERVER_CPU)
     busy, total = core_after[0] - core_before[0], core_after[1] - core_before[1]
@@ -368,12 +436,16 @@ def _core_jiffies(cpu: int) -> tuple[int, int]:
     return 0, 0
 
 
-def _wrk(wrk: str, url: str, endpoint: Endpoint, duration: int, args: argparse.Namespace, pin: bool) -> Any:
+def _wrk(
+    wrk: str, url: str, endpoint: Endpoint, duration: int, args: argparse.Namespace, pin: bool, paths_offset: int = 0
+) -> Any:
     connections = endpoint.connections or args.connections
-    argv = [wrk, f"-t{min(args.threads, connections)}", f"-c{connections}", f"-d{duration}s", "-s", str(WRK_SCRIPT)]
+    script = WRK_PATHS_SCRIPT if endpoint.rotate_paths else WRK_SCRIPT
+    argv = [wrk, f"-t{min(args.threads, connections)}", f"-c{connections}", f"-d{duration}s", "-s", str(script)]
     for name, value in endpoint.headers.items():
         argv += ["-H", f"{name}: {value}"]
-    env = {**os.environ, "WRK_METHOD": endpoint.method, "WRK_BODY": endpoint.body or ""}
+    env = {**os.environ, "WRK_METHOD": endpoint.method, "WRK_BODY": endpoint.body or "",
+           "WRK_PATHS_FILE": str(PATHS_FILE), "WRK_PATHS_OFFSET": str(paths_offset)}
     done = subprocess.run(_pinned([*argv, url], WRK_CPU, pin), env=env, capture_output=True, text=True, check=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if not lines:

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import mercato
 from mercato.app.errors import install_error_handlers
+from mercato.app.fast_paths import ProductDetailFastPath
 from mercato.app.health import router as health_router
 from mercato.app.middleware import RequestContextMiddleware
 from mercato.app.ops import router as ops_router
@@ -65,6 +66,7 @@ class MercatoAPI(FastAPI):
             max_body_bytes=settings.max_body_bytes,
             access_log=self.state.access_log,
             hsts=settings.env == "production",
+            fast_paths=[ProductDetailFastPath(lambda: self.state.cache, settings.default_channel)],
         )
         return self._context
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import itertools
 import os
 import time
+from collections.abc import Sequence
 
 import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mercato.app.fast_paths import FastPath
 from mercato.kit.logging import AccessLog, request_id_var
 from mercato.kit.metrics import REQUEST_METRICS
 from mercato.kit.web.problems import PROBLEM_MEDIA_TYPE, problem_body
@@ -76,8 +78,12 @@ def _clean_request_id(raw: bytes) -> str | None:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log: AccessLog | None, hsts: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, access_log: AccessLog | None, hsts: bool,
+        fast_paths: Sequence[FastPath] = (),
+    ) -> None:
         self.app = app
+        self.fast_paths = tuple(fast_paths)
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
         self.extra_headers = list(_SECURITY_HEADERS)
@@ -97,6 +103,7 @@ class RequestContextMiddleware:
         rid = request_id.encode()
         status = 500
         response_started = False
+        route: str | None = None
         path: str = scope["path"]
         security_headers = self.extra_headers
         if path in ("/docs", "/redoc"):
@@ -117,6 +124,10 @@ class RequestContextMiddleware:
         try:
             if self._declared_too_large(scope):
                 raise BodyTooLarge(self.max_body_bytes)
+            for fast_path in self.fast_paths:
+                if await fast_path(scope, send_wrapper) is not None:
+                    route = fast_path.route
+                    break
             else:
                 await self.app(scope, self._limit_receive(receive), send_wrapper)
         except BodyTooLarge:
@@ -130,7 +141,7 @@ class RequestContextMiddleware:
                                     "An unexpected error occurred; quote the request id when reporting it.",
                                     request_id)
         finally:
-            self._finish(scope, _route_label(scope), status, started, request_id)
+            self._finish(scope, route or _route_label(scope), status, started, request_id)
             request_id_var.reset(token)
 
     def _finish(self, scope: Scope, route: str, status: int, started: float, request_id: str) -> None:

@@ -4,6 +4,10 @@
 from mercato.modules.catalog.bulk import BulkResult as BulkResult
 from mercato.modules.catalog.bulk import DemoNotSeeded as DemoNotSeeded
 from mercato.modules.catalog.bulk import seed_bulk as seed_bulk
+
+# The product-detail cache, read directly by the app's fast path for unchanged product pages.
+from mercato.modules.catalog.detail_cache import Lookup as Lookup
+from mercato.modules.catalog.detail_cache import lookup_detail as lookup_detail
 from mercato.modules.catalog.seed import DemoDataMissing as DemoDataMissing
 from mercato.modules.catalog.seed import demo_data_available as demo_data_available
 from mercato.modules.catalog.seed import demo_data_dir as demo_data_dir
