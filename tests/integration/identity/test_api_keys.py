@@ -16,6 +16,7 @@ from mercato.kit.clock import utcnow
 from mercato.kit.settings import Settings
 from mercato.modules.identity.models import ApiKey, AuditEntry, StaffUser
 from tests.fixtures.auth import staff_token_for
+from tests.fixtures.http import bearer
 from tests.fixtures.test_session import TEST_STAFF_ID
 
 
@@ -24,10 +25,6 @@ async def token_staff_user(session: AsyncSession) -> None:
     """The staff row behind staff_token_for's tokens (keys record who made them)."""
     session.add(StaffUser(id=TEST_STAFF_ID, email="tokens@example.com", password_hash="!unusable"))
     await session.commit()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 async def create_key(client: httpx.AsyncClient, token: str, **body: Any) -> httpx.Response:

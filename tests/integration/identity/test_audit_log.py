@@ -18,10 +18,7 @@ from mercato.modules.identity import audit, tasks
 from mercato.modules.identity.context import Actor, ClientInfo
 from mercato.modules.identity.models import AuditEntry, AuthSession, LoginThrottle, OneTimeToken, RefreshToken
 from tests.fixtures.auth import staff_token_for
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
+from tests.fixtures.http import bearer
 
 
 def entry(event: str, at: datetime, **fields: str) -> AuditEntry:

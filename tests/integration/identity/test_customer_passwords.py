@@ -8,27 +8,17 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mercato.app import create_app
 from mercato.kit.db import Database
 from mercato.kit.settings import Settings
+from tests.fixtures.http import bearer
+from tests.fixtures.sql import query
 
 PASSWORD = "velvet orbit thunder 42"
 NEW_PASSWORD = "copper lantern meadow 9"
 EMAIL = "pw@example.com"
-
-
-async def query(session: AsyncSession, statement: str, **params: Any) -> list[Row[Any]]:
-    result = await session.execute(text(statement), params)
-    rows = list(result.all()) if statement.lstrip().upper().startswith("SELECT") else []
-    await session.commit()
-    return rows
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 def without_request_id(response: httpx.Response) -> dict[str, Any]:

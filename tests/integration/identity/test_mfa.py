@@ -18,6 +18,7 @@ from mercato.kit.settings import Settings
 from mercato.modules.identity.models import AuditEntry, Customer, LoginThrottle, RecoveryCode, StaffUser
 from mercato.modules.identity.passwords import hash_password
 from mercato.modules.identity.throttle import throttle_key
+from tests.fixtures.http import bearer
 from tests.integration.identity.test_admin_permissions import admin_routes, call
 
 PASSWORD = "correct horse battery staple"
@@ -39,10 +40,6 @@ async def shopper(session: AsyncSession) -> Customer:
     session.add(customer)
     await session.commit()
     return customer
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 async def login(client: httpx.AsyncClient, kind: str, email: str, password: str = PASSWORD,

@@ -16,12 +16,9 @@ from mercato.modules.identity.models import AuditEntry, Role, StaffRole, StaffUs
 from mercato.modules.identity.passwords import hash_password
 from mercato.modules.identity.permissions import BUILTIN_ROLES, PERMISSIONS
 from tests.fixtures.auth import staff_token_for
+from tests.fixtures.http import bearer
 
 PASSWORD = "correct horse battery staple"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

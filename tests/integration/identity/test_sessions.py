@@ -8,22 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.fixtures.http import bearer
+from tests.fixtures.sql import query
 
 PASSWORD = "velvet orbit thunder 42"
 PROBLEM = "application/problem+json"
-
-
-async def query(session: AsyncSession, statement: str, **params: Any) -> list[Row[Any]]:
-    result = await session.execute(text(statement), params)
-    rows = list(result.all()) if statement.lstrip().upper().startswith("SELECT") else []
-    await session.commit()
-    return rows
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD, **headers: str) -> dict[str, Any]:

@@ -16,13 +16,10 @@ from mercato.modules.identity import seed_builtin_roles
 from mercato.modules.identity.models import AuditEntry, Role, StaffRole, StaffUser
 from mercato.modules.identity.passwords import hash_password
 from mercato.modules.identity.permissions import BUILTIN_ROLES
+from tests.fixtures.http import bearer
 
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "an entirely new passphrase"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 async def make_staff(session: AsyncSession, email: str, *, roles: Sequence[str] = (),

@@ -20,6 +20,7 @@ from mercato.app import create_app
 from mercato.kit.db import Database
 from mercato.kit.settings import Settings
 from mercato.modules.identity.throttle import throttle_key
+from tests.fixtures.sql import query
 
 PASSWORD = "velvet orbit thunder 42"
 WRONG = "not the password at all"
@@ -29,13 +30,6 @@ UNKNOWN = "nobody-here@example.com"
 SMALL = {"login_free_failures": 2, "login_lock_after": 4, "login_max_delay_s": 1, "login_lock_s": 900}
 
 ClientFactory = Callable[..., httpx.AsyncClient]
-
-
-async def query(session: AsyncSession, statement: str, **params: Any) -> list[Row[Any]]:
-    result = await session.execute(text(statement), params)
-    rows = list(result.all()) if statement.lstrip().upper().startswith("SELECT") else []
-    await session.commit()
-    return rows
 
 
 def without_request_id(response: httpx.Response) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from mercato.app import create_app
 from mercato.kit.db import Database
 from mercato.kit.settings import Settings
 from mercato.modules.identity.tokens import KeyRing, key_id
+from tests.fixtures.http import bearer
 
 PASSWORD = "velvet orbit thunder 42"
 EMAIL = "tokens@example.com"
@@ -45,10 +46,6 @@ def assert_401(response: httpx.Response, code: str | None = None) -> None:
     assert body["status"] == 401
     if code is not None:
         assert body["code"] == code
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
