@@ -47,7 +47,7 @@ async def test_admin_lists_channels_page_by_page_in_one_query_each(
 
 
 async def test_listing_channels_needs_the_permission(client: httpx.AsyncClient, settings: Settings) -> None:
-    token = staff_token_for(settings, ["catalog:read"])
+    token = staff_token_for(settings, ["orders:read"])
     response = await client.get("/admin/channels", headers={"authorization": f"Bearer {token}"})
     assert response.status_code == 403
     assert response.json()["code"] == "auth.forbidden"

@@ -22,6 +22,8 @@ from fastapi.routing import APIRoute
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.integration.catalog.factories import make_product, refresh
+
 PASSWORD = "a long enough passphrase"
 BERLIN = {"first_name": "Erika", "last_name": "Mustermann", "line1": "Heidestraße 17", "city": "Berlin",
           "postal_code": "10557", "country_code": "DE"}
@@ -48,6 +50,9 @@ CASES = [
     Case("POST", "/store/me/wishlists/{wishlist_id}/items", {"variant_id": str(uuid.uuid4())}),
     Case("DELETE", "/store/me/wishlists/{wishlist_id}/items/{variant_id}"),
     Case("DELETE", "/store/me/sessions/{session_id}"),
+    Case("GET", "/store/me/reviews/{review_id}"),
+    Case("PATCH", "/store/me/reviews/{review_id}", {"rating": 2, "title": "Changed my mind"}),
+    Case("DELETE", "/store/me/reviews/{review_id}"),
 ]
 
 
@@ -100,7 +105,10 @@ class Owner:
     ids: dict[str, str]  # path parameter name -> one of the owner's objects
 
 
-async def owner_with_data(client: httpx.AsyncClient) -> Owner:
+async def owner_with_data(client: httpx.AsyncClient, session: AsyncSession) -> Owner:
+    product = await make_product(session, "Reviewed mug", prices={"web-eu": 900})
+    await refresh(session, [product])
+    await session.commit()
     auth, _ = await sign_in(client, "alice@example.com")
     _, other_session = await sign_in(client, "alice@example.com", register=False)  # a second device
     address = await client.post("/store/me/addresses", headers=auth, json={**BERLIN, "is_default_shipping": True})
@@ -108,10 +116,13 @@ async def owner_with_data(client: httpx.AsyncClient) -> Owner:
     variant = str(uuid.uuid4())
     item = await client.post(f"/store/me/wishlists/{wishlist.json()['id']}/items", headers=auth,
                              json={"variant_id": variant, "note": "size 38"})
-    assert (address.status_code, wishlist.status_code, item.status_code) == (201, 201, 201)
+    review = await client.post(f"/store/products/{product.slug}/reviews", headers=auth,
+                               json={"rating": 5, "title": "Lovely mug"})
+    assert (address.status_code, wishlist.status_code, item.status_code, review.status_code) == (201,) * 4
     customer_id = (await client.get("/store/me", headers=auth)).json()["id"]
     return Owner(auth, customer_id, {"address_id": address.json()["id"], "wishlist_id": wishlist.json()["id"],
-                                     "variant_id": variant, "session_id": other_session})
+                                     "variant_id": variant, "session_id": other_session,
+                                     "review_id": review.json()["id"]})
 
 
 async def snapshot(session: AsyncSession, customer_id: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -123,6 +134,7 @@ async def snapshot(session: AsyncSession, customer_id: str) -> dict[str, list[tu
         "wishlists": "SELECT * FROM wishlists WHERE customer_id = :id ORDER BY id",
         "items": "SELECT i.* FROM wishlist_items i JOIN wishlists w ON w.id = i.wishlist_id"
                  " WHERE w.customer_id = :id ORDER BY i.wishlist_id, i.variant_id",
+        "reviews": "SELECT * FROM reviews WHERE customer_id = :id ORDER BY id",
         "sessions": "SELECT id, revoked_at, revoke_reason FROM auth_sessions"
                     " WHERE subject_kind = 'customer' AND subject_id = :id ORDER BY id",
     }
@@ -140,7 +152,7 @@ def without_request_id(response: httpx.Response) -> dict[str, Any]:
 async def test_another_customers_object_is_not_found_and_untouched(
     client: httpx.AsyncClient, session: AsyncSession, case: Case,
 ) -> None:
-    alice = await owner_with_data(client)
+    alice = await owner_with_data(client, session)
     mallory, _ = await sign_in(client, "mallory@example.com")
     before = await snapshot(session, alice.customer_id)
     assert all(before.values())  # Alice really has rows of every kind

@@ -81,19 +81,23 @@ async def require_staff(request: Request) -> Principal:
     return principal
 
 
-def require_permission(permission: str) -> Callable[[Request], Awaitable[Principal]]:
-    """FastAPI dependency: a staff user or API key holding `permission`, else 401/403."""
+def require_permission(permission: str, *alternatives: str) -> Callable[[Request], Awaitable[Principal]]:
+    """FastAPI dependency: a staff user or API key holding `permission` (or any of the
+    `alternatives`, for reads several roles need), else 401/403."""
+    accepted = (permission, *alternatives)
 
     async def dependency(request: Request) -> Principal:
         principal = await optional_principal(request)
         if principal is None:
             raise Unauthenticated()
-        if principal.kind == "customer" or not principal.can(permission):
+        if principal.kind == "customer" or not any(principal.can(p) for p in accepted):
             if principal.restriction is not None:
                 raise PermissionDenied("This account must finish a required step first.", code=principal.restriction)
-            raise PermissionDenied(f"This needs the permission {permission!r}.")
+            needed = " or ".join(repr(p) for p in accepted)
+            raise PermissionDenied(f"This needs the permission {needed}.")
         return principal
 
-    dependency.__name__ = f"require_{permission.replace(':', '_')}"
+    dependency.__name__ = f"require_{'_or_'.join(p.replace(':', '_') for p in accepted)}"
     dependency.required_permission = permission  # type: ignore[attr-defined]
+    dependency.accepted_permissions = accepted  # type: ignore[attr-defined]
     return dependency

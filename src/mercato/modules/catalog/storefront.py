@@ -13,6 +13,8 @@ concurrent reader cache the old state under the new generation.
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -24,13 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from mercato.kit.cache import Cache, invalidate_tag, tag_generation
-from mercato.kit.errors import FieldError
+from mercato.kit.errors import FieldError, InvalidInput
 from mercato.kit.ids import parse_id
 from mercato.kit.pagination import InvalidCursor, SortKey, keyset_page
 from mercato.modules.catalog.errors import BrandNotFound, CategoryNotFound, ProductNotFound, UnknownChannel
 from mercato.modules.catalog.models import (
+    Attribute,
     Brand,
     Category,
+    Collection,
     Product,
     ProductListing,
     ProductMedia,
@@ -50,9 +54,12 @@ from mercato.modules.catalog.schemas import (
     Ref,
     VariantOut,
 )
+from mercato.modules.catalog.taxonomy_errors import CollectionNotFound, UnknownAttribute
 
-# The channels module exposes no lookup by code yet, so its table is read by name (as a foreign
-# key names it), never through its models. Swap for a public channels read when there is one.
+# The channel is resolved inside each storefront statement (joined with the filters or the product),
+# so it costs no query of its own; `channels.channel_by_code` would add one to every hot path, and a
+# process-local cache of it would miss deactivations made by other processes. So the table is read
+# by name (as a foreign key names it), never through the channels module's models.
 _channels = table(
     "channels",
     column("id", Uuid()),
@@ -62,6 +69,7 @@ _channels = table(
 )
 
 _CHANNEL_CODE_MAX = 50
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 _REF_MAX = 200  # slugs are at most 200 characters; anything longer cannot name a row
 DETAIL_TTL_S = 300
 
@@ -92,6 +100,9 @@ class ProductQuery:
     min_price: int | None = None  # minor units, inclusive
     max_price: int | None = None  # minor units, inclusive
     in_stock: bool | None = None  # True: only in stock; False: only out of stock; None: both
+    collection: str | None = None  # id or slug of a published collection
+    # Filterable attribute code -> accepted values (any of them); several codes must all match.
+    attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,7 +172,8 @@ async def list_products(session: AsyncSession, query: ProductQuery) -> ProductLi
         if not dot or cursor_tag != tag or not inner_cursor:
             raise _bad_cursor()  # a cursor of another sort would silently skip or repeat rows
 
-    channel_id, category_path, brand_id = await _resolve_list_filters(session, query)
+    filters = await _resolve_list_filters(session, query)
+    channel_id, category_path, brand_id = filters.channel_id, filters.category_path, filters.brand_id
 
     stmt: Select[Any] = select(  # type: ignore[assignment]
         L.product_id, L.slug, L.name, L.min_price, L.currency, L.in_stock, L.thumbnail,
@@ -177,6 +189,12 @@ async def list_products(session: AsyncSession, query: ProductQuery) -> ProductLi
         stmt = stmt.where(L.min_price <= query.max_price)
     if query.in_stock is not None:
         stmt = stmt.where(L.in_stock.is_(query.in_stock))
+    if filters.collection_id is not None:
+        stmt = stmt.where(L.collection_ids.contains([filters.collection_id]))
+    for code, values in query.attributes:
+        wanted = [_attribute_value(code, filters.attribute_types[code], v) for v in values]
+        # Each value as its own containment test, so the GIN index on `attributes` serves every one.
+        stmt = stmt.where(or_(*[L.attributes.contains({code: [value]}) for value in wanted]))
     page = await keyset_page(session, stmt, keys, limit=query.limit, cursor=inner_cursor, scalars=False)
     return ProductList(
         items=[
@@ -191,9 +209,60 @@ async def list_products(session: AsyncSession, query: ProductQuery) -> ProductLi
     )
 
 
-async def _resolve_list_filters(
-    session: AsyncSession, query: ProductQuery
-) -> tuple[uuid.UUID, str | None, uuid.UUID | None]:
+MAX_ATTRIBUTE_FILTERS = 20
+MAX_ATTRIBUTE_VALUES = 20
+
+
+@dataclass(frozen=True)
+class _Filters:
+    channel_id: uuid.UUID
+    category_path: str | None
+    brand_id: uuid.UUID | None
+    collection_id: uuid.UUID | None
+    attribute_types: dict[str, str]
+
+
+def _unknown_attribute(code: str, message: str = "Not a filterable attribute.") -> UnknownAttribute:
+    return UnknownAttribute(f"There is no filterable attribute {code!r}.",
+                            errors=[FieldError(f"query.attr.{code}", "unknown", message)])
+
+
+def _attribute_value(code: str, type_: str, raw: str) -> Any:
+    """A query string value as the listing stores it for the attribute's type."""
+    if type_ == "boolean":
+        if raw not in ("true", "false"):
+            raise _bad_attribute_value(code, "Use true or false.")
+        return raw == "true"
+    if type_ == "number":
+        try:
+            number = float(raw)
+        except ValueError:
+            raise _bad_attribute_value(code, "Expected a number.") from None
+        if not math.isfinite(number):
+            raise _bad_attribute_value(code, "Expected a number.")
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+    return raw
+
+
+def _bad_attribute_value(code: str, message: str) -> InvalidInput:
+    return InvalidInput(f"Bad value for attribute {code!r}.",
+                        errors=[FieldError(f"query.attr.{code}", "invalid", message)])
+
+
+def _check_attribute_filters(query: ProductQuery) -> None:
+    if len(query.attributes) > MAX_ATTRIBUTE_FILTERS:
+        raise InvalidInput("Too many attribute filters.", errors=[
+            FieldError("query.attr", "too_many", f"At most {MAX_ATTRIBUTE_FILTERS} attributes.")])
+    for code, values in query.attributes:
+        if not _CODE.match(code):
+            raise _unknown_attribute(code)
+        if not 0 < len(values) <= MAX_ATTRIBUTE_VALUES or any(not 0 < len(v) <= _REF_MAX or "\x00" in v
+                                                               for v in values):
+            raise _bad_attribute_value(code, f"1 to {MAX_ATTRIBUTE_VALUES} values of at most {_REF_MAX} characters.")
+
+
+async def _resolve_list_filters(session: AsyncSession, query: ProductQuery) -> _Filters:
+    _check_attribute_filters(query)
     columns: list[Any] = [_channels.c.id]
     if query.category is not None:
         if not _usable(query.category):
@@ -215,6 +284,22 @@ async def _resolve_list_filters(
             .limit(1)
             .scalar_subquery()
         )
+    if query.collection is not None:
+        if not _usable(query.collection):
+            raise CollectionNotFound("No such collection.")
+        columns.append(
+            select(Collection.id)
+            .where(_matches(Collection.id, Collection.slug, query.collection), Collection.is_published.is_(True))
+            .order_by(*_prefers_id(Collection.id, query.collection))
+            .limit(1)
+            .scalar_subquery()
+        )
+    if query.attributes:
+        columns.append(
+            select(func.jsonb_object_agg(Attribute.code, Attribute.type))
+            .where(Attribute.code.in_([code for code, _ in query.attributes]), Attribute.filterable.is_(True))
+            .scalar_subquery()
+        )
     row = (await session.execute(select(*columns).where(_channel_where(query.channel)))).first()
     if row is None:
         raise UnknownChannel(query.channel)
@@ -230,7 +315,18 @@ async def _resolve_list_filters(
         brand_id = values.pop(0)
         if brand_id is None:
             raise BrandNotFound()
-    return channel_id, category_path, brand_id
+    collection_id: uuid.UUID | None = None
+    if query.collection is not None:
+        collection_id = values.pop(0)
+        if collection_id is None:
+            raise CollectionNotFound("No such collection.")
+    attribute_types: dict[str, str] = {}
+    if query.attributes:
+        attribute_types = dict(values.pop(0) or {})
+        for code, _ in query.attributes:
+            if code not in attribute_types:
+                raise _unknown_attribute(code)
+    return _Filters(channel_id, category_path, brand_id, collection_id, attribute_types)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,5 +1,11 @@
 """Channels: where and in which currency the shop sells."""
 
-from mercato.modules.channels.service import BASE_CHANNELS, list_channels, seed_base
+from mercato.modules.channels.service import (
+    BASE_CHANNELS,
+    ChannelInfo,
+    channel_by_code,
+    list_channels,
+    seed_base,
+)
 
-__all__ = ["BASE_CHANNELS", "list_channels", "seed_base"]
+__all__ = ["BASE_CHANNELS", "ChannelInfo", "channel_by_code", "list_channels", "seed_base"]

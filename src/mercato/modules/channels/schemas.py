@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ChannelOut(BaseModel):
@@ -17,3 +17,29 @@ class ChannelOut(BaseModel):
 class ChannelList(BaseModel):
     items: list[ChannelOut]
     next_cursor: str | None
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChannelCreateIn(_Body):
+    code: str = Field(min_length=1, max_length=50, description="Lower-case letters, digits and dashes; unique")
+    name: str = Field(min_length=1, max_length=200)
+    currency: str = Field(min_length=3, max_length=3, description="ISO 4217; fixed once created")
+    default_country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
+    countries: list[str] | None = Field(default=None, max_length=300,
+                                        description="Countries sold to (default: the default country)")
+    prices_include_tax: bool = True
+    is_active: bool = True
+
+
+class ChannelUpdateIn(_Body):
+    """Only the fields sent change. Sending another currency → 409 `channel.currency_fixed`."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    default_country: str | None = Field(default=None, min_length=2, max_length=2)
+    countries: list[str] | None = Field(default=None, max_length=300)
+    prices_include_tax: bool | None = None
+    is_active: bool | None = None

@@ -218,3 +218,17 @@ async def change_password(
     await emit(session, PasswordChanged(customer_id=str(customer.id), email=customer.email))
     await audit.record(session, "password.changed", actor=Actor(KIND, str(customer.id)),
                        subject=(KIND, str(customer.id)), client=client)
+
+
+async def public_name(session: AsyncSession, customer_id: uuid.UUID) -> str | None:
+    """The name shown publicly for a customer (reviews): first name and last initial ("Jane D."),
+    never the full last name; None when the customer is unknown or gave no name."""
+    row = (await session.execute(
+        select(Customer.first_name, Customer.last_name).where(Customer.id == customer_id)
+    )).first()
+    if row is None:
+        return None
+    first, last = (row.first_name or "").strip(), (row.last_name or "").strip()
+    if first and last:
+        return f"{first} {last[0]}."
+    return first or (f"{last[0]}." if last else None)

@@ -49,6 +49,15 @@ def _cacheable(request: Request, body: bytes) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
+def _attribute_filters(request: Request) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`attr.<code>` query parameters grouped by code, in first-seen order."""
+    grouped: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        if key.startswith("attr."):
+            grouped.setdefault(key.removeprefix("attr."), []).append(value)
+    return tuple((code, tuple(dict.fromkeys(values))) for code, values in grouped.items())
+
+
 @store_products.get("", response_model=ProductList, responses={**_NOT_MODIFIED, **problem_responses(404, 422)})
 async def list_products(
     request: Request,
@@ -60,17 +69,25 @@ async def list_products(
     min_price: int | None = Query(default=None, ge=0, le=2**63 - 1, description="Lowest price, minor units"),
     max_price: int | None = Query(default=None, ge=0, le=2**63 - 1, description="Highest price, minor units"),
     in_stock: bool | None = Query(default=None, description="true: only in stock; false: only out of stock"),
+    collection: str | None = Query(default=None, min_length=1, max_length=200,
+                                   description="Id or slug of a published collection"),
     channel: ChannelParam = None,
     session: AsyncSession = Depends(get_session),
 ) -> Response:
     """Products listed in the channel, keyset-paginated in the chosen order. A cursor belongs to
-    its sort (another sort → 422 `pagination.invalid_cursor`). An unknown category or brand →
-    404 `catalog.category_not_found` / `catalog.brand_not_found`."""
+    its sort (another sort → 422 `pagination.invalid_cursor`). An unknown category, brand or
+    collection → 404 `catalog.category_not_found` / `catalog.brand_not_found` /
+    `catalog.collection_not_found`.
+
+    Attribute filters: `attr.<code>=<value>`, repeatable (`attr.colour=red&attr.colour=blue`: either
+    colour; `attr.colour=red&attr.size=m`: both). Only filterable attributes; another code → 422
+    `catalog.unknown_attribute`. Booleans take true/false, numbers a number (unit left out)."""
     result = await storefront.list_products(
         session,
         storefront.ProductQuery(
             channel=_channel(request, channel), limit=page.limit, cursor=page.cursor, sort=sort,
             category=category, brand=brand, min_price=min_price, max_price=max_price, in_stock=in_stock,
+            collection=collection, attributes=_attribute_filters(request),
         ),
     )
     return _cacheable(request, result.model_dump_json().encode())
