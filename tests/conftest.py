@@ -38,7 +38,7 @@ def database_url(databases: TestDatabases) -> str:
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     return Settings(
-        env="test", database_url=database_url, access_log=False,
+        env="test", database_url=database_url, access_log=False, cache_bus=False,
         secret_key="test-secret-key-that-is-long-enough-0123456789",
     )
 

@@ -41,6 +41,7 @@ def upgrade() -> None:
     sa.Column('format', sa.String(length=5), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('dry_run', sa.Boolean(), nullable=False),
+    sa.Column('may_publish', sa.Boolean(), server_default=sa.text('false'), nullable=False),
     sa.Column('actor', sa.String(length=100), nullable=False),
     sa.Column('file_key', sa.String(length=300), nullable=True),
     sa.Column('counts', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'"), nullable=False),

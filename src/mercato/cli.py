@@ -1,4 +1,4 @@
-"""`mercato` command line: serve, worker, run, migrate, db, seed, createsuperuser, outbox."""
+"""`mercato` command line: serve, worker, run, migrate, db, seed, createsuperuser, import, export, outbox."""
 
 from __future__ import annotations
 
@@ -296,6 +296,156 @@ def createsuperuser(
         console.print(f"[red]{escape(exc.message)}[/red]")
         raise typer.Exit(1) from None
     console.print(f"[green]Superuser {created} created.[/green]")
+
+
+# ---- bulk import / export ----------------------------------------------------------------------
+
+
+def _format_of(path: Path, given: str | None) -> str:
+    if given is not None:
+        if given not in ("csv", "jsonl"):
+            console.print("[red]--format is csv or jsonl.[/red]")
+            raise typer.Exit(2)
+        return given
+    return "jsonl" if path.suffix.lower() in (".jsonl", ".ndjson") else "csv"
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV or JSON Lines file (format: see catalog/import_rows.py)")],
+    format: Annotated[str | None, typer.Option("--format", help="csv or jsonl (default: from the extension)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and count only; change nothing")] = False,
+    show: Annotated[int, typer.Option("--errors", min=0, help="How many row errors to print")] = 20,
+) -> None:
+    """Import products, variants and prices (upsert by slug and SKU). Exits 1 when rows failed."""
+    import uuid as uuid_
+
+    from sqlalchemy import select
+
+    from mercato.kit.ids import new_id
+    from mercato.kit.storage import build_storage
+    from mercato.modules.catalog import catalog_jobs, importer
+    from mercato.modules.catalog.models import CatalogJob, CatalogJobError
+
+    if not file.is_file():
+        console.print(f"[red]No such file: {escape(str(file))}[/red]")
+        raise typer.Exit(2)
+    fmt = _format_of(file, format)
+    settings = _settings()
+    storage = build_storage(settings)
+
+    async def chunks() -> Any:
+        with file.open("rb") as source:
+            while chunk := await asyncio.to_thread(source.read, 1 << 16):
+                yield chunk
+
+    async def invalidate() -> None:  # reaches the API processes through Redis or PostgreSQL notifications
+        from mercato.kit.cache import build_cache
+        from mercato.modules.catalog import invalidate_catalog
+
+        cache = build_cache(settings)
+        try:
+            await invalidate_catalog(cache)
+        finally:
+            await cache.close()
+
+    async def main() -> tuple[Any, list[Any], int]:
+        db = Database.connect(_database_url(settings), settings, pool_size=2, max_overflow=0)
+        try:
+            job_id: uuid_.UUID = new_id()
+            key = catalog_jobs.import_key(job_id, fmt)
+            await storage.write(key, chunks(), catalog_jobs.CONTENT_TYPES[fmt])
+            async with db.sessionmaker() as session, session.begin():
+                await catalog_jobs.queue_import(session, job_id=job_id, key=key, fmt=fmt, dry_run=dry_run,
+                                                actor="cli", may_publish=True, in_worker=False)
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} rows"),
+                          TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeElapsedColumn(),
+                          console=console) as progress:
+                task = progress.add_task("Importing" + (" (dry run)" if dry_run else ""), total=None, rate=0.0)
+                started = time.monotonic()
+
+                def report(counts: dict[str, int]) -> None:
+                    rate = counts["rows"] / max(time.monotonic() - started, 1e-6)
+                    progress.update(task, completed=counts["rows"], rate=rate, description=(
+                        f"created {counts['created']:,} · updated {counts['updated']:,} · "
+                        f"unchanged {counts['unchanged']:,} · [red]failed {counts['failed']:,}[/red]"))
+
+                await importer.run_import(db.sessionmaker, job_id, storage, on_progress=report,
+                                          on_catalog_changed=invalidate)
+            async with db.sessionmaker() as session:
+                job = await session.get(CatalogJob, job_id)
+                errors = list((await session.execute(
+                    select(CatalogJobError).where(CatalogJobError.job_id == job_id)
+                    .order_by(CatalogJobError.id).limit(show))).scalars())
+            return job, errors, show
+        finally:
+            await db.dispose()
+
+    job, errors, _ = asyncio.run(main())
+    counts = {k: int(v) for k, v in job.counts.items()}
+    seconds = (job.finished_at - job.started_at).total_seconds() if job.finished_at and job.started_at else 0.0
+    if job.status == "failed":
+        console.print(f"[red]The import failed:[/red] {escape(job.error or 'unknown error')}")
+        raise typer.Exit(1)
+    rate = counts.get("rows", 0) / seconds if seconds else 0.0
+    console.print(
+        f"[green]{'Checked' if dry_run else 'Imported'}[/green] {counts.get('rows', 0):,} rows in {seconds:.1f} s "
+        f"({rate:,.0f} rows/s): created {counts.get('created', 0):,}, updated {counts.get('updated', 0):,}, "
+        f"unchanged {counts.get('unchanged', 0):,}, failed {counts.get('failed', 0):,} "
+        f"(products created {counts.get('products_created', 0):,}, updated {counts.get('products_updated', 0):,})."
+    )
+    typer.echo(f"job {job.id}")
+    if counts.get("failed", 0):
+        table = Table("row", "field", "message", title=f"First {len(errors)} row errors")
+        for error in errors:
+            table.add_row(str(error.row), error.field, error.message)
+        Console(stderr=True).print(table)
+        console.print(f"All row errors: GET /admin/imports/{job.id}/errors (or the catalog_job_errors table).")
+        raise typer.Exit(1)
+
+
+@app.command("export")
+def export(
+    file: Annotated[Path, typer.Argument(help="Where to write the file")],
+    format: Annotated[str | None, typer.Option("--format", help="csv or jsonl (default: from the extension)")] = None,
+) -> None:
+    """Export every product, variant and base price in the import format."""
+    from mercato.kit.storage import build_storage
+    from mercato.modules.catalog import catalog_jobs, exporter
+    from mercato.modules.catalog.models import CatalogJob
+
+    fmt = _format_of(file, format)
+    settings = _settings()
+    storage = build_storage(settings)
+
+    async def main() -> Any:
+        db = Database.connect(_database_url(settings), settings, pool_size=2, max_overflow=0)
+        try:
+            async with db.sessionmaker() as session, session.begin():
+                job = await catalog_jobs.create_export(session, fmt=fmt, actor="cli", in_worker=False)
+                job_id = job.id
+            with Progress(SpinnerColumn(), TextColumn("Exporting"), TextColumn("{task.completed:,} rows"),
+                          TimeElapsedColumn(), console=console) as progress:
+                task = progress.add_task("export", total=None)
+                await exporter.run_export(db.sessionmaker, job_id, storage,
+                                          on_progress=lambda n: progress.update(task, completed=n))
+            async with db.sessionmaker() as session:
+                done = await session.get(CatalogJob, job_id)
+            if done is None or done.file_key is None:
+                return done
+            with file.open("wb") as out:
+                async for chunk in storage.read(done.file_key):
+                    await asyncio.to_thread(out.write, chunk)
+            await storage.delete(done.file_key)
+            return done
+        finally:
+            await db.dispose()
+
+    job = asyncio.run(main())
+    if job is None or job.status != "succeeded":
+        console.print(f"[red]The export failed:[/red] {escape(getattr(job, 'error', None) or 'unknown error')}")
+        raise typer.Exit(1)
+    console.print(f"[green]Exported[/green] {int(job.counts.get('rows', 0)):,} rows to {escape(str(file))}.")
 
 
 # ---- embedded database -------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -67,6 +68,12 @@ class MercatoAPI(FastAPI):
             access_log=self.state.access_log,
             hsts=settings.env == "production",
             fast_paths=[ProductDetailFastPath(lambda: self.state.cache, settings.default_channel)],
+            # Routes that stream large files into storage. The media route checks the file itself
+            # (413 media.too_large), so its limit here is only a backstop a little above that.
+            body_limits=[
+                (re.compile(r"/admin/products/[^/]+/media"), settings.media_max_bytes + 1024 * 1024),
+                (re.compile(r"/admin/imports"), settings.max_import_bytes),
+            ],
         )
         return self._context
 
@@ -83,6 +90,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             app.state.db = Database.connect(url, settings)
         else:
             app.state.db = database
+        listen = getattr(app.state.cache, "listen", None)
+        if listen is not None:
+            listen()  # other processes' invalidations reach this process's in-memory cache
         try:
             yield
         finally:

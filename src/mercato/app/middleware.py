@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 from collections.abc import Sequence
 
@@ -42,6 +43,9 @@ _UNMATCHED = "<unmatched>"
 # than drawing 12 random bytes per request.
 _ID_PREFIX = os.urandom(6).hex()
 _id_counter = itertools.count(1)
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class BodyTooLarge(HTTPException):
@@ -81,10 +85,13 @@ class RequestContextMiddleware:
     def __init__(
         self, app: ASGIApp, *, max_body_bytes: int, access_log: AccessLog | None, hsts: bool,
         fast_paths: Sequence[FastPath] = (),
+        body_limits: Sequence[tuple[re.Pattern[str], int]] = (),
     ) -> None:
         self.app = app
         self.fast_paths = tuple(fast_paths)
         self.max_body_bytes = max_body_bytes
+        # Routes that take larger bodies than the default (image uploads): (path pattern, limit).
+        self.body_limits = tuple(body_limits)
         self.access_log = access_log
         self.extra_headers = list(_SECURITY_HEADERS)
         if hsts:
@@ -105,6 +112,7 @@ class RequestContextMiddleware:
         response_started = False
         route: str | None = None
         path: str = scope["path"]
+        body_limit = self._body_limit(path) if scope["method"] in _BODY_METHODS else self.max_body_bytes
         security_headers = self.extra_headers
         if path in ("/docs", "/redoc"):
             security_headers = [h for h in security_headers if h[0] != b"content-security-policy"]
@@ -122,18 +130,18 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            if self._declared_too_large(scope):
-                raise BodyTooLarge(self.max_body_bytes)
+            if self._declared_too_large(scope, body_limit):
+                raise BodyTooLarge(body_limit)
             for fast_path in self.fast_paths:
                 if await fast_path(scope, send_wrapper) is not None:
                     route = fast_path.route
                     break
             else:
-                await self.app(scope, self._limit_receive(receive), send_wrapper)
+                await self.app(scope, self._limit_receive(receive, body_limit), send_wrapper)
         except BodyTooLarge:
             if not response_started:
                 await self._problem(send_wrapper, 413, "request.too_large",
-                                    f"The body exceeds {self.max_body_bytes} bytes.", request_id)
+                                    f"The body exceeds {body_limit} bytes.", request_id)
         except Exception:
             structlog.get_logger("mercato").exception("unhandled_error", path=path)
             if not response_started:
@@ -151,17 +159,22 @@ class RequestContextMiddleware:
         if self.access_log is not None:
             self.access_log.write(method, route, scope["path"], status, elapsed, request_id)
 
-    def _declared_too_large(self, scope: Scope) -> bool:
+    def _body_limit(self, path: str) -> int:
+        for pattern, limit in self.body_limits:  # a handful of patterns, only for requests with a body
+            if pattern.fullmatch(path):
+                return limit
+        return self.max_body_bytes
+
+    def _declared_too_large(self, scope: Scope, limit: int) -> bool:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
-                    return int(value) > self.max_body_bytes
+                    return int(value) > limit
                 except ValueError:
                     return False
         return False
 
-    def _limit_receive(self, receive: Receive) -> Receive:
-        limit = self.max_body_bytes
+    def _limit_receive(self, receive: Receive, limit: int) -> Receive:
         seen = 0
 
         async def limited() -> Message:

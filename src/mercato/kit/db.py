@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -14,6 +15,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mercato.kit.embedded_pg import EmbeddedPostgres
 from mercato.kit.settings import Settings
+
+_log = structlog.get_logger("mercato.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -49,6 +52,16 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
 def take_after_commit(session: AsyncSession) -> list[AfterCommit]:
     callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
     return callbacks
+
+
+async def run_after_commit(callbacks: list[AfterCommit]) -> None:
+    """Run the callbacks of a committed transaction. The data is committed whatever they do, so a
+    failing one is logged and the others still run."""
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:
+            _log.warning("after_commit_failed", callback=getattr(callback, "__qualname__", repr(callback)))
 
 
 def embedded_server(settings: Settings) -> EmbeddedPostgres:

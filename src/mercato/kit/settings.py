@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(default=30_000, ge=100)
 
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    # Without Redis, each process caches in memory and tells the others about invalidations through
+    # PostgreSQL notifications; off only for a lone process (tests build many apps in one process).
+    cache_bus: bool = True
 
     # HTTP
     host: str = "127.0.0.1"
@@ -93,6 +96,19 @@ class Settings(BaseSettings):
     storage_backend: Literal["local", "s3"] = "local"
     media_dir: Path = PROJECT_ROOT / "var" / "media"
     media_url_prefix: str = Field(default="/media", min_length=1)
+    s3_bucket: str | None = Field(default=None, validate_default=True)
+    s3_endpoint_url: str | None = None  # unset: AWS itself; set for MinIO, R2, Ceph and the like
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None  # unset with the secret: boto3's own credential chain
+    s3_secret_access_key: SecretStr | None = None
+    # Where clients fetch stored files from (a CDN or the bucket's website); unset: the bucket URL.
+    s3_public_url: str | None = None
+    # Product image uploads: bytes are counted while the upload streams in; pixels are read from
+    # the image header before anything is decoded (a decompression bomb never gets decoded).
+    media_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    media_max_pixels: int = Field(default=40_000_000, ge=1)
+    # Catalogue import files (POST /admin/imports) stream into storage; larger ones are refused (413).
+    max_import_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
 
     @field_validator("cors_origins", "forwarded_allow_ips", "worker_handler_modules", "previous_secret_keys",
                      mode="before")
@@ -111,6 +127,21 @@ class Settings(BaseSettings):
             parse(value)
         except ValueError:
             raise ValueError("must be a rate such as '20/minute' or '100 per hour'") from None
+        return value
+
+    @field_validator("s3_bucket")
+    @classmethod
+    def _bucket_for_s3(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = value.strip() if value else None
+        if value is None and info.data.get("storage_backend") == "s3":
+            raise ValueError("must be set when MERCATO_STORAGE_BACKEND=s3")
+        return value
+
+    @field_validator("s3_endpoint_url", "s3_region", "s3_access_key_id", "s3_public_url", mode="before")
+    @classmethod
+    def _blank_s3_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
         return value
 
     @field_validator("database_url", "redis_url", mode="before")

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.clock import utcnow
-from mercato.kit.db import Database
+from mercato.kit.db import AfterCommit, Database, run_after_commit, take_after_commit
 from mercato.kit.logging import request_id_var
 from mercato.kit.metrics import OUTBOX_PROCESSED
 from mercato.kit.outbox import (
@@ -66,6 +66,7 @@ class Dispatcher:
 
     async def run_batch(self) -> int:
         """Deliver one batch; returns how many events it claimed."""
+        callbacks: list[AfterCommit] = []
         try:
             async with self.db.sessionmaker() as session, session.begin():
                 events = (
@@ -82,12 +83,14 @@ class Dispatcher:
                 done = await self._already_processed(session, [e.id for e in events])
                 for event in events:
                     await self._deliver(session, event, done)
+            callbacks = take_after_commit(session)  # the batch committed: now the side effects
         except _BatchAborted as aborted:
             # Everything the batch did is gone with its connection; the other events are simply
             # claimed again. Charge the failure to the event whose handler broke the connection.
             _log.warning("outbox_batch_aborted", event_id=str(aborted.event_id), error=aborted.error)
             await self._record_aborted(aborted.event_id, aborted.error)
             return len(events)
+        await run_after_commit(callbacks)
         return len(events)
 
     async def _record_aborted(self, event_id: uuid.UUID, error: str) -> None:
@@ -146,12 +149,15 @@ class Dispatcher:
     async def _run_handler(
         self, session: AsyncSession, handler: RegisteredHandler, event: DeliveredEvent
     ) -> str | None:
+        registered = len(session.info.get("after_commit", []))
         try:
             async with session.begin_nested():
                 await asyncio.wait_for(handler.func(session, event), timeout=HANDLER_TIMEOUT_S)
                 session.add(ProcessedEvent(handler=handler.name, event_id=event.id, processed_at=utcnow()))
                 await session.flush()
         except Exception as exc:
+            # The handler's work was rolled back to its savepoint; so are its after-commit effects.
+            del session.info.get("after_commit", [])[registered:]
             OUTBOX_PROCESSED.labels(handler.name, "error").inc()
             _log.warning("outbox_handler_failed", handler=handler.name, event_id=str(event.id),
                          event_name=event.name, attempt=event.attempt, error=repr(exc))

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.modules import catalog
-from mercato.modules.catalog import storefront
+from mercato.modules.catalog import product_page
 from mercato.modules.catalog.models import Product
 from tests.integration.catalog.factories import VariantSpec, make_product, refresh
 
@@ -39,7 +39,7 @@ async def test_a_cached_page_is_the_same_bytes_and_headers_without_a_query(
     async def route_not_expected(*args: object) -> bytes:
         raise AssertionError("the route rendered a page the cache holds")
 
-    monkeypatch.setattr(storefront, "product_detail_json", route_not_expected)
+    monkeypatch.setattr(product_page, "product_detail_json", route_not_expected)
     with assert_max_queries(0):
         second = await client.get("/store/products/canvas-bag")
     assert second.content == first.content

@@ -56,8 +56,11 @@ async def test_detail_by_id_and_by_slug(client: httpx.AsyncClient, session: Asyn
         "brand": {"id": str(product.brand_id), "slug": "acme", "name": "Acme"},
         "category": {"id": str(product.category_id), "slug": "shirts", "name": "Shirts"},
         "attributes": {"material": "cotton"},
-        "images": [{"url": "https://img.example/a.jpg", "alt": "Oxford shirt 0"},
-                   {"url": "https://img.example/b.jpg", "alt": "Oxford shirt 1"}],
+        "images": [{"url": "https://img.example/a.jpg", "alt": "Oxford shirt 0", "width": None, "height": None,
+                    "renditions": []},
+                   {"url": "https://img.example/b.jpg", "alt": "Oxford shirt 1", "width": None, "height": None,
+                    "renditions": []}],
+        "rating_avg": 0, "rating_count": 0,
         "price": {"amount": 2499, "currency": "EUR"},
         "in_stock": True,
         "variants": [
@@ -109,7 +112,7 @@ async def test_detail_query_counts_uncached_and_cached(
 ) -> None:
     product = await _shirt(session)
     ref = str(product.id) if by == "id" else product.slug
-    with assert_max_queries(4):
+    with assert_max_queries(1):  # the issue allows 4; the page is rendered by one statement
         first = await client.get(f"/store/products/{ref}")
     assert first.status_code == 200
     with assert_max_queries(0):
@@ -124,7 +127,7 @@ async def test_detail_query_counts_uncached_and_cached(
     with assert_max_queries(0):
         assert (await client.get(f"/store/products/{other}")).content == first.content
     # Each channel has its own rendering.
-    with assert_max_queries(4):
+    with assert_max_queries(1):
         assert (await client.get(f"/store/products/{ref}", params={"channel": "web-us"})).status_code == 200
 
 

@@ -13,21 +13,19 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any, TypeVar
 
-import structlog
 from fastapi import Request
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import Response
 
 from mercato.kit import idempotency
-from mercato.kit.db import AfterCommit, take_after_commit
+from mercato.kit.db import AfterCommit, run_after_commit, take_after_commit
 from mercato.kit.errors import DomainError, UnsupportedMediaType
 from mercato.kit.settings import Settings
 from mercato.kit.web import inputs
 from mercato.kit.web.auth import optional_principal
 
 F = TypeVar("F", bound=Callable[..., Any])
-_log = structlog.get_logger("mercato.uow")
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
@@ -73,11 +71,7 @@ class UnitOfWork:
         finally:
             session.info.pop("after_commit", None)
             await session.close()
-        for callback in callbacks:
-            try:
-                await callback()
-            except Exception:  # the data is committed; a failed side effect must not turn into a 500
-                _log.warning("after_commit_failed", callback=getattr(callback, "__qualname__", repr(callback)))
+        await run_after_commit(callbacks)  # the data is committed; a failed side effect is not a 500
 
 
 async def get_session(request: Request) -> AsyncSession:

@@ -5,14 +5,13 @@ from mercato.modules.catalog.bulk import BulkResult as BulkResult
 from mercato.modules.catalog.bulk import DemoNotSeeded as DemoNotSeeded
 from mercato.modules.catalog.bulk import seed_bulk as seed_bulk
 
-# The product-detail cache, read directly by the app's fast path for unchanged product pages.
+# The product-page cache: writers call the invalidators after their transaction commits; the app's
+# fast path reads it for unchanged product pages.
 from mercato.modules.catalog.detail_cache import Lookup as Lookup
+from mercato.modules.catalog.detail_cache import invalidate_catalog as invalidate_catalog
+from mercato.modules.catalog.detail_cache import invalidate_product as invalidate_product
 from mercato.modules.catalog.detail_cache import lookup_detail as lookup_detail
 from mercato.modules.catalog.seed import DemoDataMissing as DemoDataMissing
 from mercato.modules.catalog.seed import demo_data_available as demo_data_available
 from mercato.modules.catalog.seed import demo_data_dir as demo_data_dir
 from mercato.modules.catalog.seed import seed_demo as seed_demo
-
-# Storefront reads; writers call these after their transaction commits to drop cached renderings.
-from mercato.modules.catalog.storefront import invalidate_catalog as invalidate_catalog
-from mercato.modules.catalog.storefront import invalidate_product as invalidate_product

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from mercato.kit.cache import Cache, invalidate_tag, tag_generation
 from mercato.kit.ids import parse_id
+from mercato.modules import channels
 
 DETAIL_TTL_S = 300
 CATALOG_TAG = "catalog"
@@ -44,14 +45,20 @@ async def invalidate_catalog(cache: Cache) -> None:
     await invalidate_tag(cache, CATALOG_TAG)
 
 
-async def generation(cache: Cache, catalog_generation: int, product_id: uuid.UUID) -> str:
+async def storefront_generation(cache: Cache) -> str:
+    """What every cached storefront answer depends on: the catalogue as a whole and the channels
+    (a deactivated channel must stop serving cached pages)."""
+    return f"{await tag_generation(cache, CATALOG_TAG)}.{await tag_generation(cache, channels.CACHE_TAG)}"
+
+
+async def generation(cache: Cache, catalog_generation: str, product_id: uuid.UUID) -> str:
     return f"{catalog_generation}.{await tag_generation(cache, product_tag(product_id))}"
 
 
 @dataclass(frozen=True)
 class Lookup:
     body: bytes | None
-    catalog_generation: int
+    catalog_generation: str
     product_id: uuid.UUID | None  # known from the ref or the slug map; None: ask the database
     generation: str | None
 
@@ -64,7 +71,7 @@ async def lookup_detail(cache: Cache, ref: str, channel: str) -> Lookup:
     A slug seen for the first time has no known id yet: its generation is read just after the
     database, a window of microseconds in which a concurrent invalidation could be missed (bounded
     by the TTL)."""
-    catalog_generation = await tag_generation(cache, CATALOG_TAG)
+    catalog_generation = await storefront_generation(cache)
     product_id = parse_id(ref)
     current: str | None = None
     if product_id is None:

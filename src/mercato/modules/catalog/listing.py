@@ -47,7 +47,11 @@ INSERT INTO product_listings (product_id, channel_id, slug, name, category_path,
 SELECT t.id, pr.channel_id, t.slug, t.name, c.path, t.brand_id, pr.min_price, pr.currency,
        -- Stock arrives with the inventory module; until then untracked variants count as in stock.
        pr.untracked OR NOT EXISTS (SELECT 1 FROM variants v2 WHERE v2.product_id = t.id AND v2.track_inventory),
-       (SELECT m.url FROM product_media m WHERE m.product_id = t.id ORDER BY m.position LIMIT 1),
+       -- The first shown image, as its narrowest WebP rendition once the worker has made them.
+       (SELECT coalesce((SELECT r->>'url' FROM jsonb_array_elements(m.renditions) r WHERE r->>'format' = 'webp'
+                         ORDER BY (r->>'width')::int LIMIT 1), m.url)
+        FROM product_media m WHERE m.product_id = t.id AND m.status <> 'failed'
+        ORDER BY m.position, m.id LIMIT 1),
        t.rating_avg, t.popularity, coalesce(t.published_at, t.created_at),
        -- Filterable values only, each as an array (a multiselect already is one, a number keeps its
        -- value without the unit), so one containment test `{"code": [value]}` serves every type.

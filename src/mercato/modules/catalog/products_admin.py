@@ -29,6 +29,7 @@ from mercato.kit.ids import parse_id
 from mercato.kit.outbox import emit
 from mercato.kit.pagination import Page, SortKey, keyset_page
 from mercato.modules.catalog import attribute_rules, attributes_admin, collections, events, revisions, rules
+from mercato.modules.catalog.detail_cache import invalidate_product
 from mercato.modules.catalog.errors import ProductNotFound
 from mercato.modules.catalog.models import Brand, Category, Product, ProductType, Variant, VariantPrice
 from mercato.modules.catalog.product_errors import (
@@ -41,7 +42,6 @@ from mercato.modules.catalog.product_errors import (
     invalid,
 )
 from mercato.modules.catalog.products_schemas import ProductCreateIn, ProductPatchIn, VariantIn
-from mercato.modules.catalog.storefront import invalidate_product
 
 _SLUG_MAX = 200
 _SLUG_JUNK = re.compile(r"[^a-z0-9]+")

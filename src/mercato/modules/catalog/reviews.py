@@ -31,6 +31,7 @@ from mercato.kit.ids import parse_id
 from mercato.kit.pagination import InvalidCursor, Page, SortKey, keyset_page
 from mercato.modules import identity
 from mercato.modules.catalog import listing
+from mercato.modules.catalog.detail_cache import invalidate_product
 from mercato.modules.catalog.errors import ProductNotFound, UnknownChannel
 from mercato.modules.catalog.models import Product, ProductListing, Review, ReviewVote, Variant
 from mercato.modules.catalog.reviews_errors import (
@@ -41,7 +42,6 @@ from mercato.modules.catalog.reviews_errors import (
     OwnReview,
     ReviewNotFound,
 )
-from mercato.modules.catalog.storefront import invalidate_product
 
 # The channels table read by name, as its foreign keys name it, never through its models
 # (the same stance as storefront.py); swap for the channels module's public lookup.

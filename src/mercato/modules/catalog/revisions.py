@@ -23,7 +23,8 @@ from mercato.modules.catalog import rules
 from mercato.modules.catalog.models import ProductRevision
 
 # One statement for any number of products: fields, variants in position order, prices per variant.
-_SNAPSHOTS = """
+# Public because the importer embeds it to write first revisions in bulk (a test keeps the two equal).
+SNAPSHOTS_SQL = """
 SELECT p.id, jsonb_build_object(
     'slug', p.slug, 'name', p.name, 'description', p.description, 'status', p.status,
     'product_type_id', p.product_type_id, 'brand_id', p.brand_id, 'category_id', p.category_id,
@@ -58,7 +59,7 @@ async def snapshots(session: AsyncSession, product_ids: Sequence[uuid.UUID]) -> 
     """The current state of each product as stored in a revision (flush pending changes first)."""
     if not product_ids:
         return {}
-    rows = await session.execute(text(_SNAPSHOTS), {"ids": list(product_ids)})
+    rows = await session.execute(text(SNAPSHOTS_SQL), {"ids": list(product_ids)})
     return {row[0]: row[1] for row in rows}
 
 

@@ -32,9 +32,18 @@ class Ref(BaseModel):
     name: str
 
 
-class ImageOut(BaseModel):
+class RenditionOut(BaseModel):
+    width: int
+    format: str = Field(description="webp or jpeg")
     url: str
+
+
+class ImageOut(BaseModel):
+    url: str = Field(description="The original (metadata stripped)")
     alt: str
+    width: int | None
+    height: int | None
+    renditions: list[RenditionOut] = Field(description="Resized copies for srcset; empty until generated")
 
 
 class VariantOut(BaseModel):
@@ -58,6 +67,8 @@ class ProductDetail(BaseModel):
     images: list[ImageOut]
     price: MoneyOut = Field(description="Lowest current variant price in the channel")
     in_stock: bool
+    rating_avg: int = Field(description="Average approved rating in hundredths of a star (435 = 4.35)")
+    rating_count: int = Field(description="Number of approved reviews")
     variants: list[VariantOut] = Field(description="The variants priced in the channel, in display order")
 
 

@@ -13,6 +13,7 @@ concurrent reader cache the old state under the new generation.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import uuid
@@ -20,39 +21,34 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+import orjson
 from sqlalchemy import Boolean, Select, String, Uuid, and_, column, func, or_, select, table, true
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from mercato.kit.cache import Cache, invalidate_tag, tag_generation
+from mercato.kit.db import after_commit
 from mercato.kit.errors import FieldError, InvalidInput
 from mercato.kit.ids import parse_id
 from mercato.kit.pagination import InvalidCursor, SortKey, keyset_page
-from mercato.modules.catalog.errors import BrandNotFound, CategoryNotFound, ProductNotFound, UnknownChannel
+from mercato.modules.catalog.detail_cache import storefront_generation
+from mercato.modules.catalog.errors import BrandNotFound, CategoryNotFound, UnknownChannel
 from mercato.modules.catalog.models import (
     Attribute,
     Brand,
     Category,
     Collection,
-    Product,
     ProductListing,
-    ProductMedia,
-    Variant,
-    VariantPrice,
 )
 from mercato.modules.catalog.schemas import (
     CategoryCount,
     CategoryDetail,
     CategoryNode,
     CategoryTree,
-    ImageOut,
     MoneyOut,
-    ProductDetail,
     ProductList,
     ProductListItem,
     Ref,
-    VariantOut,
 )
 from mercato.modules.catalog.taxonomy_errors import CollectionNotFound, UnknownAttribute
 
@@ -71,7 +67,6 @@ _channels = table(
 _CHANNEL_CODE_MAX = 50
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 _REF_MAX = 200  # slugs are at most 200 characters; anything longer cannot name a row
-DETAIL_TTL_S = 300
 
 L = ProductListing
 
@@ -162,9 +157,11 @@ def _bad_cursor() -> InvalidCursor:
 # product list
 
 
-async def list_products(session: AsyncSession, query: ProductQuery) -> ProductList:
-    """One page of the channel's listed products. Two statements whatever the page size: one
-    resolves the channel (and the category and brand filters), one reads the page."""
+async def list_products(session: AsyncSession, cache: Cache, query: ProductQuery) -> ProductList:
+    """One page of the channel's listed products: one statement reads the page through the index
+    of its sort, whatever the page size or depth. What the channel code and the category, brand,
+    collection and attribute filters stand for is resolved by a second statement the first time
+    and then kept in the cache until the catalogue or the channels change."""
     tag, keys = _SORT_KEYS[query.sort]
     inner_cursor: str | None = None
     if query.cursor is not None:
@@ -172,7 +169,7 @@ async def list_products(session: AsyncSession, query: ProductQuery) -> ProductLi
         if not dot or cursor_tag != tag or not inner_cursor:
             raise _bad_cursor()  # a cursor of another sort would silently skip or repeat rows
 
-    filters = await _resolve_list_filters(session, query)
+    filters = await _cached_list_filters(session, cache, query)
     channel_id, category_path, brand_id = filters.channel_id, filters.category_path, filters.brand_id
 
     stmt: Select[Any] = select(  # type: ignore[assignment]
@@ -261,8 +258,43 @@ def _check_attribute_filters(query: ProductQuery) -> None:
             raise _bad_attribute_value(code, f"1 to {MAX_ATTRIBUTE_VALUES} values of at most {_REF_MAX} characters.")
 
 
-async def _resolve_list_filters(session: AsyncSession, query: ProductQuery) -> _Filters:
+FILTERS_TTL_S = 300
+
+
+def invalidate_filters_after_commit(session: AsyncSession, cache: Cache) -> None:
+    """For changes to what a filter names (a collection published or renamed, an attribute made
+    filterable) that do not otherwise invalidate the catalogue."""
+    after_commit(session, lambda: invalidate_tag(cache, _FILTERS_TAG))
+
+
+_FILTERS_TAG = "catalog:filters"
+
+
+async def _cached_list_filters(session: AsyncSession, cache: Cache, query: ProductQuery) -> _Filters:
     _check_attribute_filters(query)
+    generation = f"{await storefront_generation(cache)}.{await tag_generation(cache, _FILTERS_TAG)}"
+    # The filter values are free text, so they are hashed into the key rather than spliced in.
+    spec = orjson.dumps([query.channel, query.category, query.brand, query.collection,
+                         sorted(code for code, _ in query.attributes)])
+    key = f"catalog:filters:{generation}:{hashlib.blake2b(spec, digest_size=16).hexdigest()}"
+    cached = await cache.get(key)
+    if cached is not None:
+        channel_id, category_path, brand_id, collection_id, attribute_types = orjson.loads(cached)
+        return _Filters(uuid.UUID(channel_id), category_path, _uuid_or_none(brand_id), _uuid_or_none(collection_id),
+                        attribute_types)
+    filters = await _resolve_list_filters(session, query)
+    await cache.set(key, orjson.dumps([
+        str(filters.channel_id), filters.category_path, filters.brand_id and str(filters.brand_id),
+        filters.collection_id and str(filters.collection_id), filters.attribute_types,
+    ]), FILTERS_TTL_S)
+    return filters
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    return uuid.UUID(value) if value else None
+
+
+async def _resolve_list_filters(session: AsyncSession, query: ProductQuery) -> _Filters:
     columns: list[Any] = [_channels.c.id]
     if query.category is not None:
         if not _usable(query.category):
@@ -327,186 +359,6 @@ async def _resolve_list_filters(session: AsyncSession, query: ProductQuery) -> _
             if code not in attribute_types:
                 raise _unknown_attribute(code)
     return _Filters(channel_id, category_path, brand_id, collection_id, attribute_types)
-
-
-# ---------------------------------------------------------------------------------------------
-# product detail
-
-
-def _product_tag(product_id: uuid.UUID | str) -> str:
-    return f"catalog:product:{product_id}"
-
-
-_CATALOG_TAG = "catalog"
-
-
-async def invalidate_product(cache: Cache, product_id: uuid.UUID | str) -> None:
-    """Make every cached rendering of the product (all channels, by id and by slug) unreachable.
-    Call after the transaction that changed it (or its variants, prices, media, stock) commits."""
-    await invalidate_tag(cache, _product_tag(product_id))
-
-
-async def invalidate_catalog(cache: Cache) -> None:
-    """Make every cached product rendering unreachable (category renames, bulk imports)."""
-    await invalidate_tag(cache, _CATALOG_TAG)
-
-
-def _detail_key(channel: str, product_id: uuid.UUID, generation: str) -> str:
-    return f"catalog:detail:{channel}:{product_id}:{generation}"
-
-
-def _slug_key(slug: str) -> str:
-    return f"catalog:slug:{slug}"
-
-
-async def _generation(cache: Cache, catalog_generation: int, product_id: uuid.UUID) -> str:
-    return f"{catalog_generation}.{await tag_generation(cache, _product_tag(product_id))}"
-
-
-async def product_detail_json(session: AsyncSession, cache: Cache, ref: str, channel: str) -> bytes:
-    """The product's detail as JSON bytes (a `ProductDetail`), from the cache when it holds the
-    current rendering, else from the database (two statements) and then cached.
-
-    Only products published and listed in the channel are found; anything else (draft, archived,
-    unpriced in the channel, unknown or malformed id or slug) raises ProductNotFound.
-    """
-    _check_channel(channel)
-    if not _usable(ref):
-        raise ProductNotFound()
-    catalog_generation = await tag_generation(cache, _CATALOG_TAG)
-    # The generation is read before the database, so a change committed (and invalidated) while
-    # we read can only be stored under a generation nobody asks for any more. A slug seen for the
-    # first time has no known id yet: its generation is read just after the database, a window of
-    # a few microseconds in which a concurrent invalidation could be missed (bounded by the TTL).
-    product_id = parse_id(ref)
-    generation: str | None = None
-    if product_id is None:
-        mapped = await cache.get(_slug_key(ref))
-        if mapped is not None:
-            raw_id, _, mapped_generation = mapped.decode().partition(" ")
-            product_id = parse_id(raw_id)
-            if product_id is not None:
-                generation = await _generation(cache, catalog_generation, product_id)
-                if generation != mapped_generation:  # the slug may have moved: ask the database
-                    product_id, generation = None, None
-    else:
-        generation = await _generation(cache, catalog_generation, product_id)
-    if product_id is not None and generation is not None:
-        body = await cache.get(_detail_key(channel, product_id, generation))
-        if body is not None:
-            return body
-
-    detail = await _load_detail(session, ref, channel)
-    found_id = uuid.UUID(detail.id)
-    if generation is None or found_id != product_id:
-        generation = await _generation(cache, catalog_generation, found_id)
-    body = detail.model_dump_json().encode()
-    await cache.set(_detail_key(channel, found_id, generation), body, DETAIL_TTL_S)
-    await cache.set(_slug_key(detail.slug), f"{found_id} {generation}".encode(), DETAIL_TTL_S)
-    return body
-
-
-async def get_product_detail(session: AsyncSession, ref: str, channel: str) -> ProductDetail:
-    """The product's detail straight from the database (no cache)."""
-    if not _usable(ref):
-        raise ProductNotFound()
-    return await _load_detail(session, ref, channel)
-
-
-async def _load_detail(session: AsyncSession, ref: str, channel: str) -> ProductDetail:
-    listing_match = and_(L.channel_id == _channels.c.id, _matches(L.product_id, L.slug, ref))
-    stmt = (
-        select(
-            _channels.c.id.label("channel_id"),
-            Product.id, Product.slug, Product.name, Product.description, Product.attributes,
-            Category.id.label("category_id"), Category.slug.label("category_slug"),
-            Category.name.label("category_name"),
-            Brand.id.label("brand_id"), Brand.slug.label("brand_slug"), Brand.name.label("brand_name"),
-            _media_json().label("images"),
-        )
-        .select_from(_channels)
-        .outerjoin(L, listing_match)
-        .outerjoin(Product, and_(Product.id == L.product_id, Product.status == "published"))
-        .outerjoin(Category, Category.id == Product.category_id)
-        .outerjoin(Brand, Brand.id == Product.brand_id)
-        .where(_channel_where(channel))
-        .order_by(Product.id.is_(None), *_prefers_id(L.product_id, ref))
-        .limit(1)
-    )
-    row = (await session.execute(stmt)).first()
-    if row is None:
-        raise UnknownChannel(channel)
-    if row.id is None:
-        raise ProductNotFound()
-
-    variants = await _priced_variants(session, row.id, row.channel_id)
-    if not variants:
-        raise ProductNotFound()  # listed, but its prices lapsed since the listing was refreshed
-    cheapest = min(variants, key=lambda v: v.price.amount)
-    return ProductDetail(
-        id=str(row.id), slug=row.slug, name=row.name, description=row.description,
-        brand=Ref(id=str(row.brand_id), slug=row.brand_slug, name=row.brand_name) if row.brand_id else None,
-        category=(
-            Ref(id=str(row.category_id), slug=row.category_slug, name=row.category_name)
-            if row.category_id else None
-        ),
-        attributes=dict(row.attributes or {}),
-        images=[ImageOut(url=image["url"], alt=image["alt"]) for image in row.images or []],
-        price=cheapest.price,
-        in_stock=any(v.in_stock for v in variants),
-        variants=variants,
-    )
-
-
-def _media_json() -> ColumnElement[Any]:
-    image = func.json_build_object("url", ProductMedia.url, "alt", ProductMedia.alt)
-    return (
-        select(func.coalesce(func.json_agg(aggregate_order_by(image, ProductMedia.position, ProductMedia.id)),
-                             func.json_build_array()))
-        .where(ProductMedia.product_id == Product.id)
-        .correlate(Product)
-        .scalar_subquery()
-    )
-
-
-async def _priced_variants(session: AsyncSession, product_id: uuid.UUID, channel_id: uuid.UUID) -> list[VariantOut]:
-    """The product's variants with their current price in the channel (the lowest, when several
-    scheduled prices overlap); variants without one are not for sale there and are left out."""
-    now = func.now()
-    price = (
-        select(VariantPrice.amount, VariantPrice.currency, VariantPrice.compare_at_amount)
-        .where(
-            VariantPrice.variant_id == Variant.id,
-            VariantPrice.channel_id == channel_id,
-            or_(VariantPrice.valid_from.is_(None), VariantPrice.valid_from <= now),
-            or_(VariantPrice.valid_to.is_(None), VariantPrice.valid_to > now),
-        )
-        .order_by(VariantPrice.amount, VariantPrice.id)
-        .limit(1)
-        .lateral("price")
-    )
-    stmt = (
-        select(Variant.id, Variant.sku, Variant.name, Variant.options, Variant.track_inventory,
-               price.c.amount, price.c.currency, price.c.compare_at_amount)
-        .join(price, true())
-        .where(Variant.product_id == product_id)
-        .order_by(Variant.position, Variant.id)
-    )
-    return [
-        VariantOut(
-            id=str(row.id), sku=row.sku, name=row.name,
-            price=MoneyOut(amount=row.amount, currency=row.currency),
-            compare_at_price=(
-                MoneyOut(amount=row.compare_at_amount, currency=row.currency)
-                if row.compare_at_amount is not None else None
-            ),
-            # Until the inventory module exists, only variants that do not track stock are in stock
-            # (the listing read model applies the same rule).
-            in_stock=not row.track_inventory,
-            options={str(k): str(v) for k, v in (row.options or {}).items()},
-        )
-        for row in (await session.execute(stmt)).all()
-    ]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,9 +20,9 @@ from mercato.kit.db import after_commit
 from mercato.kit.errors import FieldError
 from mercato.kit.ids import parse_id
 from mercato.kit.pagination import Page, SortKey, keyset_page
+from mercato.modules.catalog.detail_cache import invalidate_catalog
 from mercato.modules.catalog.errors import BrandNotFound, CategoryNotFound
 from mercato.modules.catalog.models import Attribute, Brand, Category, Product, ProductType
-from mercato.modules.catalog.storefront import invalidate_catalog
 from mercato.modules.catalog.taxonomy_errors import (
     BrandInUse,
     CategoryCycle,

@@ -3,7 +3,7 @@ products per channel); writes: `settings:manage`. Updates carry an ETag; stale `
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.etag import check_if_match, etag_for
@@ -46,12 +46,12 @@ async def list_channels(
 
 @admin.post("", status_code=201, response_model=ChannelOut, responses=problem_responses(400, 401, 403, 409, 415, 422))
 async def create_channel(
-    body: ChannelCreateIn, response: Response, _: Principal = Depends(MANAGE),
+    body: ChannelCreateIn, request: Request, response: Response, _: Principal = Depends(MANAGE),
     session: AsyncSession = Depends(get_session),
 ) -> ChannelOut:
     """Code taken → 409 `channel.code_taken`; currency not ISO 4217 or countries not ISO 3166 → 422."""
     channel = await service.create_channel(
-        session, code=body.code, currency=body.currency, default_country=body.default_country,
+        session, request.app.state.cache, code=body.code, currency=body.currency, default_country=body.default_country,
         fields=service.ChannelFields(name=body.name, countries=body.countries,
                                      prices_include_tax=body.prices_include_tax, is_active=body.is_active),
     )
@@ -73,7 +73,7 @@ async def get_channel(
 @admin.patch("/{channel_id}", response_model=ChannelOut,
              responses=problem_responses(400, 401, 403, 404, 409, 412, 415, 422))
 async def update_channel(
-    channel_id: str, body: ChannelUpdateIn, response: Response, if_match: str | None = IfMatch,
+    channel_id: str, body: ChannelUpdateIn, request: Request, response: Response, if_match: str | None = IfMatch,
     _: Principal = Depends(MANAGE), session: AsyncSession = Depends(get_session),
 ) -> ChannelOut:
     """Deactivating a channel hides its storefront at once (its code answers 422
@@ -81,7 +81,7 @@ async def update_channel(
     channel = await service.get_channel(session, channel_id, lock=True)
     check_if_match(if_match, _etag(channel))
     channel = await service.update_channel(
-        session, channel, currency=body.currency,
+        session, request.app.state.cache, channel, currency=body.currency,
         fields=service.ChannelFields(name=body.name, default_country=body.default_country, countries=body.countries,
                                      prices_include_tax=body.prices_include_tax, is_active=body.is_active),
     )

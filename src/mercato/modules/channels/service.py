@@ -13,7 +13,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mercato.kit.cache import Cache, invalidate_tag
 from mercato.kit.clock import utcnow
+from mercato.kit.db import after_commit
 from mercato.kit.errors import FieldError, InvalidInput
 from mercato.kit.ids import parse_id
 from mercato.kit.money import exponent, is_currency
@@ -159,8 +161,17 @@ class ChannelFields:
     is_active: bool | None = None
 
 
+CACHE_TAG = "channels"
+
+
+def _invalidate_after_commit(session: AsyncSession, cache: Cache) -> None:
+    """Other modules key what they cache per channel on this tag's generation (a channel that is
+    deactivated must stop serving cached pages), so every change bumps it once committed."""
+    after_commit(session, lambda: invalidate_tag(cache, CACHE_TAG))
+
+
 async def create_channel(
-    session: AsyncSession, *, code: str, currency: str, default_country: str, fields: ChannelFields
+    session: AsyncSession, cache: Cache, *, code: str, currency: str, default_country: str, fields: ChannelFields
 ) -> Channel:
     _check(code, currency, default_country, fields.countries)
     if (await session.execute(select(Channel.id).where(Channel.code == code))).first() is not None:
@@ -178,11 +189,12 @@ async def create_channel(
         await session.flush()
     except IntegrityError:
         raise ChannelCodeTaken(f"A channel {code!r} already exists.") from None
+    _invalidate_after_commit(session, cache)
     return channel
 
 
 async def update_channel(
-    session: AsyncSession, channel: Channel, *, currency: str | None, fields: ChannelFields
+    session: AsyncSession, cache: Cache, channel: Channel, *, currency: str | None, fields: ChannelFields
 ) -> Channel:
     """Edit the fields sent. The currency is fixed: the channel's prices are amounts in it."""
     if currency is not None and currency != channel.currency:
@@ -196,4 +208,5 @@ async def update_channel(
         channel.countries = list(fields.countries)
     channel.updated_at = utcnow()
     await session.flush()
+    _invalidate_after_commit(session, cache)
     return channel

@@ -22,6 +22,7 @@ from mercato.modules.catalog.collections_schemas import (
     ProductIdsIn,
     ProductOrderIn,
 )
+from mercato.modules.catalog.endpoints.invalidation import CHANGES_FILTERS
 from mercato.modules.catalog.models import Collection
 
 router = APIRouter(prefix="/admin/collections", tags=["admin: catalogue"], route_class=MercatoRoute)
@@ -58,7 +59,7 @@ async def list_collections(
 
 
 @router.post("", status_code=201, response_model=CollectionOut,
-             responses=problem_responses(400, 401, 403, 409, 415, 422))
+             responses=problem_responses(400, 401, 403, 409, 415, 422), dependencies=CHANGES_FILTERS)
 async def create_collection(
     body: CollectionCreateIn, response: Response, _: Principal = Depends(WRITE),
     session: AsyncSession = Depends(get_session),
@@ -83,7 +84,7 @@ async def get_collection(
 
 
 @router.patch("/{collection_id}", response_model=CollectionOut,
-              responses=problem_responses(400, 401, 403, 404, 409, 412, 415, 422))
+              responses=problem_responses(400, 401, 403, 404, 409, 412, 415, 422), dependencies=CHANGES_FILTERS)
 async def update_collection(
     collection_id: str, body: CollectionUpdateIn, response: Response, if_match: str | None = IfMatch,
     _: Principal = Depends(WRITE), session: AsyncSession = Depends(get_session),
@@ -96,7 +97,7 @@ async def update_collection(
 
 
 @router.delete("/{collection_id}", status_code=204, response_class=Response,
-               responses=problem_responses(401, 403, 404, 412))
+               responses=problem_responses(401, 403, 404, 412), dependencies=CHANGES_FILTERS)
 async def delete_collection(
     collection_id: str, if_match: str | None = IfMatch, _: Principal = Depends(WRITE),
     session: AsyncSession = Depends(get_session),

@@ -18,6 +18,7 @@ from mercato.kit.web.params import PageParams, page_params
 from mercato.kit.web.problems import problem_responses
 from mercato.kit.web.routing import MercatoRoute, get_session
 from mercato.modules.catalog import attributes_admin, taxonomy
+from mercato.modules.catalog.endpoints.invalidation import CHANGES_FILTERS
 from mercato.modules.catalog.models import Attribute, Brand, Category, ProductType
 from mercato.modules.catalog.taxonomy_schemas import (
     AttributeCreateIn,
@@ -96,7 +97,8 @@ async def list_attributes(
     return AttributeList(items=[attribute_out(a) for a in result.items], next_cursor=result.next_cursor)
 
 
-@attributes.post("", status_code=201, response_model=AttributeOut, responses=_CREATE_ERRORS)
+@attributes.post("", status_code=201, response_model=AttributeOut, responses=_CREATE_ERRORS,
+                 dependencies=CHANGES_FILTERS)
 async def create_attribute(
     body: AttributeCreateIn, response: Response, _: Principal = Depends(WRITE),
     session: AsyncSession = Depends(get_session),
@@ -122,7 +124,8 @@ async def get_attribute(
     return attribute_out(attribute)
 
 
-@attributes.patch("/{attribute_id}", response_model=AttributeOut, responses=_UPDATE_ERRORS)
+@attributes.patch("/{attribute_id}", response_model=AttributeOut, responses=_UPDATE_ERRORS,
+                  dependencies=CHANGES_FILTERS)
 async def update_attribute(
     attribute_id: str, body: AttributeUpdateIn, response: Response, if_match: str | None = IfMatch,
     _: Principal = Depends(WRITE), session: AsyncSession = Depends(get_session),
@@ -138,7 +141,8 @@ async def update_attribute(
     return attribute_out(attribute)
 
 
-@attributes.delete("/{attribute_id}", status_code=204, response_class=Response, responses=_DELETE_ERRORS)
+@attributes.delete("/{attribute_id}", status_code=204, response_class=Response, responses=_DELETE_ERRORS,
+                   dependencies=CHANGES_FILTERS)
 async def delete_attribute(
     attribute_id: str, if_match: str | None = IfMatch, _: Principal = Depends(WRITE),
     session: AsyncSession = Depends(get_session),

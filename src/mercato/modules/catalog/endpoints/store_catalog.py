@@ -13,7 +13,7 @@ from mercato.kit.settings import Settings
 from mercato.kit.web.params import PageParams, page_params
 from mercato.kit.web.problems import problem_responses
 from mercato.kit.web.routing import MercatoRoute, get_session
-from mercato.modules.catalog import storefront
+from mercato.modules.catalog import product_page, storefront
 from mercato.modules.catalog.schemas import CategoryDetail, CategoryTree, ProductDetail, ProductList
 
 store_products = APIRouter(prefix="/store/products", tags=["store: catalogue"], route_class=MercatoRoute)
@@ -83,7 +83,7 @@ async def list_products(
     colour; `attr.colour=red&attr.size=m`: both). Only filterable attributes; another code → 422
     `catalog.unknown_attribute`. Booleans take true/false, numbers a number (unit left out)."""
     result = await storefront.list_products(
-        session,
+        session, _cache(request),
         storefront.ProductQuery(
             channel=_channel(request, channel), limit=page.limit, cursor=page.cursor, sort=sort,
             category=category, brand=brand, min_price=min_price, max_price=max_price, in_stock=in_stock,
@@ -100,7 +100,7 @@ async def get_product(
 ) -> Response:
     """A product published and listed in the channel, with its variants priced there; anything
     else → 404 `catalog.product_not_found`."""
-    body = await storefront.product_detail_json(session, _cache(request), id_or_slug, _channel(request, channel))
+    body = await product_page.product_detail_json(session, _cache(request), id_or_slug, _channel(request, channel))
     return _cacheable(request, body)
 
 

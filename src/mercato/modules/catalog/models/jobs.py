@@ -25,6 +25,8 @@ class CatalogJob(Base):
     format: Mapped[str] = mapped_column(String(5), nullable=False)  # csv, jsonl
     status: Mapped[str] = mapped_column(String(10), nullable=False, default="queued")
     dry_run: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Whether rows may publish products (status=published): the uploader held catalog:publish.
+    may_publish: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     actor: Mapped[str] = mapped_column(String(100), nullable=False)
     file_key: Mapped[str | None] = mapped_column(String(300))  # the uploaded or produced file in storage
     # {"rows": n, "created": n, "updated": n, "unchanged": n, "failed": n}

@@ -4,9 +4,9 @@ validity window (valid_from/valid_to) was crossed since the last run.
 Status is left alone: a product past its unpublish_at stays `published` (the editor's decision) and
 is simply not listed, as the listing's window condition says; moving the window re-lists it. The
 watermark is the job's own `last_result` ("<db time> relisted=<n>"), which the scheduler keeps from
-the last successful run. Each run re-covers one extra period before the watermark, so a product is
-refreshed and its cache dropped in two consecutive runs: the second drop clears any copy a reader
-cached between the first drop and this job's commit (the worker has no after-commit hook)."""
+the last successful run. Each run re-covers one extra period before the watermark, so a boundary
+that a slow transaction committed just behind the watermark is not missed (re-listing is idempotent).
+Cached product pages are dropped once the job's transaction has committed."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.kit.cache import Cache, build_cache
+from mercato.kit.cache import Cache, process_cache
+from mercato.kit.db import after_commit
 from mercato.kit.jobs import ScheduledJob, periodic
 from mercato.kit.settings import load_settings
 from mercato.modules.catalog import collections
-from mercato.modules.catalog.storefront import invalidate_product
+from mercato.modules.catalog.detail_cache import invalidate_product
 
 JOB = "catalog.scheduled_visibility"
 EVERY = timedelta(seconds=30)
@@ -54,8 +55,12 @@ async def relist_crossed(session: AsyncSession, *, since: datetime | None, cache
     ids = [row[0] for row in await session.execute(text(_CROSSED), {"since": since})]
     if ids:
         await collections.relist(session, ids)
-        for product_id in ids:
-            await invalidate_product(cache, product_id)
+
+        async def invalidate() -> None:
+            for product_id in ids:
+                await invalidate_product(cache, product_id)
+
+        after_commit(session, invalidate)
     return ids
 
 
@@ -65,5 +70,5 @@ async def scheduled_visibility(session: AsyncSession, *, cache: Cache | None = N
     last = await session.scalar(select(ScheduledJob.last_result).where(ScheduledJob.name == JOB))
     since = _watermark(last)
     ids = await relist_crossed(session, since=since - EVERY if since else None,
-                               cache=cache or build_cache(load_settings()))
+                               cache=cache or process_cache(load_settings()))
     return f"{now.isoformat()} relisted={len(ids)}"
