@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -72,12 +72,15 @@ async def outbox_stats(
 
 @router.get("/events", response_model=OutboxEventList, responses=problem_responses(401, 403, 422))
 async def list_events(
-    status: EventStatus | None = Query(default=None, description="pending, done or dead"),
+    # Inline values rather than a $ref to the enum's schema: a referenced schema in a query
+    # parameter trips API tooling (schemathesis cannot resolve it once bundled).
+    status: Literal["pending", "done", "dead"] | None = Query(default=None, description="pending, done or dead"),
     page: PageParams = Depends(page_params),
     _: Principal = Depends(require_permission("system:read")),
     session: AsyncSession = Depends(get_session),
 ) -> OutboxEventList:
-    result = await outbox_admin.list_events(session, status=status, limit=page.limit, cursor=page.cursor)
+    result = await outbox_admin.list_events(session, status=EventStatus(status) if status else None,
+                                            limit=page.limit, cursor=page.cursor)
     return OutboxEventList(items=[_out(e) for e in result.items], next_cursor=result.next_cursor)
 
 
