@@ -18,7 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from mercato.app import create_app
-from mercato.kit.db import Database
+from mercato.kit.db import RAW_STATEMENT_HOOKS, Database
 from mercato.kit.settings import Settings
 from tests.fixtures.test_session import install_test_session
 
@@ -106,10 +106,13 @@ def assert_max_queries(engine_db: Database) -> Callable[[int], object]:
         counter = QueryCounter()
         sync_engine = engine_db.engine.sync_engine
         event.listen(sync_engine, "before_cursor_execute", counter)
+        raw = counter.statements.append
+        RAW_STATEMENT_HOOKS.append(raw)
         try:
             yield counter
         finally:
             event.remove(sync_engine, "before_cursor_execute", counter)
+            RAW_STATEMENT_HOOKS.remove(raw)
         executed = len(counter.statements)
         assert executed <= limit, f"{executed} queries (limit {limit}):\n" + "\n".join(counter.statements)
 

@@ -1,11 +1,16 @@
-"""Answers served straight from the cache, before the framework's routing and middleware.
+"""The storefront's two hottest reads answered before the framework's routing and middleware.
 
-A storefront's most frequent request is a product page that has not changed since it was last
-rendered. `ProductDetailFastPath` serves it from the detail cache the catalogue keeps (the same
-bytes, ETag, Cache-Control and gzip the full route would send) inside RequestContextMiddleware, so
-it is still logged, counted and carries the request id and security headers. Anything it does not
-recognise — another query parameter, an odd path, a cache miss — goes through the normal route,
-which renders, caches and answers (so behaviour is defined by the route, this only short-cuts it).
+A storefront's most frequent requests are product pages and product lists. `ProductDetailFastPath`
+serves an unchanged page from the detail cache the catalogue keeps; `ProductListFastPath` reads a
+list page through the catalogue's own service, skipping only the framework (routing, dependency
+injection, per-parameter validation, the per-route transaction). Both run inside
+RequestContextMiddleware, so requests are still logged, counted and carry the request id and
+security headers, and both send the same bytes, ETag, Cache-Control and gzip the route would.
+
+Anything a fast path does not recognise as plainly valid (an unknown or malformed parameter, an
+odd path, a cache miss, an error of any kind) goes through the normal route, which answers it:
+behaviour is defined by the routes; these only short-cut the common case. A test compares the two
+answers for the same requests.
 """
 
 from __future__ import annotations
@@ -14,17 +19,24 @@ import gzip
 import re
 from collections.abc import Callable
 from typing import Protocol
+from urllib.parse import parse_qsl
 
 from cachetools import LRUCache
 from starlette.types import Scope, Send
 
 from mercato.kit.cache import Cache
+from mercato.kit.db import Database
 from mercato.kit.etag import etag_for, matches_if_none_match
+from mercato.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from mercato.modules import catalog
 
 _PREFIX = "/store/products/"
 _REF = re.compile(r"[A-Za-z0-9._~-]{1,200}")
+_CHANNEL = re.compile(r"[A-Za-z0-9_-]{1,50}")
 _CHANNEL_QUERY = re.compile(rb"channel=([A-Za-z0-9_-]{1,50})")
+_CURSOR = re.compile(r"[A-Za-z0-9._=-]{1,512}")
+_NUMBER = re.compile(r"[0-9]{1,18}")  # below 2**63: the route's bound
+_ATTRIBUTE_VALUE = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 _GZIP_MIN = 1024  # as the app's GZipMiddleware
 CACHE_CONTROL = b"public, max-age=60"
 
@@ -45,38 +57,15 @@ class _Encoded:
         self.gzipped: bytes | None = None
 
 
-class ProductDetailFastPath:
-    route = "/store/products/{id_or_slug}"
+class _JsonSender:
+    """Sends a JSON body as the catalogue routes do: weak ETag of the bytes, Cache-Control, 304 on
+    If-None-Match, gzip when accepted (from 1 KiB, as the app's GZipMiddleware). ETag and gzip of
+    recent bodies are remembered, so a repeated body costs neither a hash nor a compression."""
 
-    def __init__(self, cache: Callable[[], Cache], default_channel: str) -> None:
-        self._cache = cache
-        self._default_channel = default_channel
-        # ETag and gzip of recent bodies, so a hit costs neither a hash nor a compression.
+    def __init__(self) -> None:
         self._encoded: LRUCache[bytes, _Encoded] = LRUCache(maxsize=4096)
 
-    async def __call__(self, scope: Scope, send: Send) -> int | None:
-        method = scope["method"]
-        path: str = scope["path"]
-        if method not in ("GET", "HEAD") or not path.startswith(_PREFIX):
-            return None
-        ref = path[len(_PREFIX):]
-        if not _REF.fullmatch(ref):
-            return None
-        channel = self._channel(scope["query_string"])
-        if channel is None:
-            return None
-        body = (await catalog.lookup_detail(self._cache(), ref, channel)).body
-        if body is None:
-            return None
-        return await self._send(scope, send, body)
-
-    def _channel(self, query: bytes) -> str | None:
-        if not query:
-            return self._default_channel
-        match = _CHANNEL_QUERY.fullmatch(query)
-        return match.group(1).decode() if match else None
-
-    async def _send(self, scope: Scope, send: Send, body: bytes) -> int:
+    async def __call__(self, scope: Scope, send: Send, body: bytes) -> int:
         encoded = self._encoded.get(body)
         if encoded is None:
             encoded = self._encoded[body] = _Encoded(f"W/{etag_for(body.decode())}".encode())
@@ -101,6 +90,113 @@ class ProductDetailFastPath:
         headers.append((b"content-length", str(len(body)).encode()))
         await _respond(send, 200, headers, b"" if scope["method"] == "HEAD" else body)
         return 200
+
+
+class ProductDetailFastPath:
+    route = "/store/products/{id_or_slug}"
+
+    def __init__(self, db: Callable[[], Database], cache: Callable[[], Cache], default_channel: str) -> None:
+        self._db = db
+        self._cache = cache
+        self._default_channel = default_channel
+        self._send = _JsonSender()
+
+    async def __call__(self, scope: Scope, send: Send) -> int | None:
+        method = scope["method"]
+        path: str = scope["path"]
+        if method not in ("GET", "HEAD") or not path.startswith(_PREFIX):
+            return None
+        ref = path[len(_PREFIX):]
+        if not _REF.fullmatch(ref):
+            return None
+        channel = self._channel(scope["query_string"])
+        if channel is None:
+            return None
+        cache = self._cache()
+        found = await catalog.lookup_detail(cache, ref, channel)
+        body = found.body
+        if body is None:  # render it as the route would (one statement), and cache it
+            try:
+                async with self._db().read_connection() as connection:
+                    body = await catalog.product_detail_json(connection, cache, ref, channel, found=found)
+            except Exception:  # not found, unknown channel, database down...: the route answers it
+                return None
+        return await self._send(scope, send, body)
+
+    def _channel(self, query: bytes) -> str | None:
+        if not query:
+            return self._default_channel
+        match = _CHANNEL_QUERY.fullmatch(query)
+        return match.group(1).decode() if match else None
+
+class ProductListFastPath:
+    route = "/store/products"
+
+    def __init__(self, db: Callable[[], Database], cache: Callable[[], Cache], default_channel: str) -> None:
+        self._db = db
+        self._cache = cache
+        self._default_channel = default_channel
+        self._send = _JsonSender()
+
+    async def __call__(self, scope: Scope, send: Send) -> int | None:
+        if scope["method"] not in ("GET", "HEAD") or scope["path"] != "/store/products":
+            return None
+        query = self._query(scope["query_string"])
+        if query is None:
+            return None
+        try:
+            async with self._db().read_connection() as connection:
+                body = await catalog.list_products_json(connection, self._cache(), query)
+        except Exception:  # whatever went wrong, the route answers it (and logs it)
+            return None
+        return await self._send(scope, send, body)
+
+    def _query(self, raw: bytes) -> catalog.ProductQuery | None:
+        """The query when every parameter is one the route takes and plainly valid, else None."""
+        try:
+            pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, strict_parsing=bool(raw))
+        except (UnicodeDecodeError, ValueError):
+            return None
+        single: dict[str, str] = {}
+        attributes: dict[str, list[str]] = {}
+        for key, value in pairs:
+            if key.startswith("attr."):
+                if not _ATTRIBUTE_VALUE.fullmatch(value) or not _REF.fullmatch(key[5:]):
+                    return None
+                attributes.setdefault(key[5:], []).append(value)
+            elif key in single or not _valid(key, value):
+                return None
+            else:
+                single[key] = value
+        return catalog.ProductQuery(
+            channel=single.get("channel", self._default_channel),
+            limit=int(single.get("limit", DEFAULT_LIMIT)),
+            cursor=single.get("cursor"),
+            sort=single.get("sort", "newest"),  # type: ignore[arg-type] # checked by _valid
+            category=single.get("category"), brand=single.get("brand"), collection=single.get("collection"),
+            min_price=int(single["min_price"]) if "min_price" in single else None,
+            max_price=int(single["max_price"]) if "max_price" in single else None,
+            in_stock=single["in_stock"] == "true" if "in_stock" in single else None,
+            attributes=tuple((code, tuple(dict.fromkeys(values))) for code, values in attributes.items()),
+        )
+
+
+def _valid(key: str, value: str) -> bool:
+    if key == "limit":
+        return _NUMBER.fullmatch(value) is not None and 1 <= int(value) <= MAX_LIMIT
+    if key == "cursor":
+        return _CURSOR.fullmatch(value) is not None
+    if key == "sort":
+        return value in catalog.SORTS
+    if key in ("category", "brand", "collection"):
+        return _REF.fullmatch(value) is not None
+    if key in ("min_price", "max_price"):
+        return _NUMBER.fullmatch(value) is not None
+    if key == "in_stock":
+        return value in ("true", "false")
+    if key == "channel":
+        return _CHANNEL.fullmatch(value) is not None
+    return False
 
 
 async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import structlog
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mercato.kit.embedded_pg import EmbeddedPostgres
@@ -62,6 +63,21 @@ async def run_after_commit(callbacks: list[AfterCommit]) -> None:
             await callback()
         except Exception:
             _log.warning("after_commit_failed", callback=getattr(callback, "__qualname__", repr(callback)))
+
+
+# Observers of statements sent straight to the driver (which SQLAlchemy's events do not see), so
+# query-count checks cover them too.
+RAW_STATEMENT_HOOKS: list[Callable[[str], None]] = []
+
+
+async def fetchrow_raw(connection: AsyncConnection, sql: str, *args: Any) -> Any:
+    """One row of a fixed statement, through the driver's own prepared-statement cache: for the few
+    hottest reads, where SQLAlchemy's execution layers cost more than the query."""
+    for hook in RAW_STATEMENT_HOOKS:
+        hook(sql)
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    return await driver.fetchrow(sql, *args)
 
 
 def embedded_server(settings: Settings) -> EmbeddedPostgres:
@@ -124,10 +140,23 @@ class Database:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+    # Opens a bare autocommit connection, for hot reads that need no ORM session (set by connect();
+    # without it, read_connection() takes the connection of a read session, as tests need).
+    read_connect: Callable[[], AbstractAsyncContextManager[AsyncConnection]] | None = None
 
     def __post_init__(self) -> None:
         if self.read_sessionmaker is None:
             self.read_sessionmaker = self.sessionmaker
+
+    @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a read outside any request transaction (the storefront's fast paths)."""
+        if self.read_connect is not None:
+            async with self.read_connect() as connection:
+                yield connection
+            return
+        async with (self.read_sessionmaker or self.sessionmaker)() as session:
+            yield await session.connection()
 
     @classmethod
     def connect(cls, url: str, settings: Settings, **overrides: Any) -> Database:
@@ -137,6 +166,7 @@ class Database:
             engine,
             async_sessionmaker(engine, expire_on_commit=False, autoflush=False),
             async_sessionmaker(autocommit, expire_on_commit=False, autoflush=False),
+            autocommit.connect,
         )
 
     async def dispose(self) -> None:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import orjson
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, and_, bindparam, or_, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
@@ -98,13 +98,25 @@ def _invalid() -> InvalidCursor:
 
 
 def after(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
-    """Rows strictly after `values` in the order given by `keys` (mixed directions allowed)."""
+    """Rows strictly after `values` in the order given by `keys` (mixed directions allowed).
+
+    When every key sorts the same way this is a row comparison, `(a, b) < (x, y)`, which PostgreSQL
+    turns into the start of an index range scan: a page deep in the list costs what the first does.
+    Mixed directions need the expanded form; its first key's inclusive bound still lets the scan
+    start near the cursor instead of at the beginning of the index."""
+    if all(key.descending == keys[0].descending for key in keys):
+        row = tuple_(*[key.column for key in keys])
+        bound = tuple_(*[bindparam(None, value, type_=key.column.type)
+                         for key, value in zip(keys, values, strict=True)])
+        return row < bound if keys[0].descending else row > bound
     clauses = []
     for i, key in enumerate(keys):
         equal_prefix = [keys[j].column == values[j] for j in range(i)]
         beyond = key.column < values[i] if key.descending else key.column > values[i]
         clauses.append(and_(*equal_prefix, beyond))
-    return or_(*clauses)
+    first = keys[0]
+    start = first.column <= values[0] if first.descending else first.column >= values[0]
+    return and_(start, or_(*clauses))
 
 
 async def keyset_page(
@@ -133,6 +145,15 @@ async def keyset_page(
         last = rows[-1]
         next_cursor = encode_cursor([_value_of(last, k) for k in keys])
     return Page(rows, next_cursor)
+
+
+def decode_for(keys: Sequence[SortKey], cursor: str) -> list[Any]:
+    """The values of a cursor for `keys`, checked as `keyset_page` checks them (for callers that
+    write their own SQL around the same keys)."""
+    values = decode_cursor(cursor, len(keys))
+    if not all(_fits(key, value) for key, value in zip(keys, values, strict=True)):
+        raise _invalid()
+    return values
 
 
 def _fits(key: SortKey, value: Any) -> bool:

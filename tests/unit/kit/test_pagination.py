@@ -112,3 +112,34 @@ def test_arbitrary_text_never_escapes_as_another_exception(junk: str) -> None:
 def test_arbitrary_bytes_never_escape_as_another_exception(junk: bytes) -> None:
     with contextlib.suppress(InvalidCursor):
         decode_cursor(base64.urlsafe_b64encode(junk).decode(), 2)
+
+
+def _compiled(clause: Any) -> str:
+    from sqlalchemy.dialects import postgresql
+
+    return str(clause.compile(dialect=postgresql.dialect()))
+
+
+def test_same_direction_keys_compare_as_a_row_so_the_index_range_starts_at_the_cursor() -> None:
+    from sqlalchemy import Column, DateTime, MetaData, Table, Uuid
+
+    from mercato.kit.pagination import SortKey, after
+
+    listing = Table("listing", MetaData(), Column("published_at", DateTime(timezone=True)), Column("id", Uuid()))
+    newest = [SortKey(listing.c.published_at, descending=True), SortKey(listing.c.id, descending=True)]
+    sql = _compiled(after(newest, [datetime(2026, 1, 1, tzinfo=UTC), uuid.uuid4()]))
+    assert sql.startswith("(listing.published_at, listing.id) < (%(param_1)s"), sql
+    oldest = [SortKey(listing.c.published_at), SortKey(listing.c.id)]
+    assert " > " in _compiled(after(oldest, [datetime(2026, 1, 1, tzinfo=UTC), uuid.uuid4()]))
+
+
+def test_mixed_directions_keep_a_leading_bound() -> None:
+    from sqlalchemy import Column, Integer, MetaData, Table, Uuid
+
+    from mercato.kit.pagination import SortKey, after
+
+    items = Table("items", MetaData(), Column("price", Integer()), Column("id", Uuid()))
+    sql = _compiled(after([SortKey(items.c.price, descending=True), SortKey(items.c.id)], [500, uuid.uuid4()]))
+    assert sql.startswith("items.price <= ")
+    assert "items.price < " in sql
+    assert "items.id > " in sql

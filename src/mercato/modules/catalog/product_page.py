@@ -15,12 +15,13 @@ from __future__ import annotations
 import uuid
 
 import orjson
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from mercato.kit.cache import Cache
+from mercato.kit.db import fetchrow_raw
 from mercato.kit.ids import parse_id
 from mercato.modules.catalog import detail_cache
+from mercato.modules.catalog.detail_cache import Lookup
 from mercato.modules.catalog.errors import ProductNotFound, UnknownChannel
 from mercato.modules.catalog.schemas import ProductDetail
 
@@ -30,13 +31,13 @@ _REF_MAX = 200  # slugs are at most 200 characters; anything longer cannot name 
 # `json` (not `jsonb`) builders keep the keys in ProductDetail's order. A variant's price is its
 # lowest current one in the channel (scheduled prices may overlap); variants with none are not
 # for sale there and are left out, and a product left with no variant is not found.
-_RENDER = text("""
+_RENDER = """
 WITH ch AS (
-    SELECT id FROM channels WHERE code = :channel AND is_active
+    SELECT id FROM channels WHERE code = $1 AND is_active
 ), listed AS (
     SELECT l.product_id FROM product_listings l JOIN ch ON l.channel_id = ch.id
-    WHERE l.product_id = CAST(:ref_id AS uuid) OR l.slug = :ref
-    ORDER BY l.product_id = CAST(:ref_id AS uuid) DESC NULLS LAST
+    WHERE l.product_id = $3 OR l.slug = $2
+    ORDER BY l.product_id = $3 DESC NULLS LAST
     LIMIT 1
 ), priced AS (
     SELECT v.id, v.sku, v.name, v.options, v.track_inventory, v.position, pr.amount, pr.currency,
@@ -78,14 +79,14 @@ SELECT EXISTS (SELECT 1 FROM ch) AS channel_found, p.slug, json_build_object(
         -- (the listing read model applies the same rule).
         'in_stock', NOT track_inventory, 'options', options
     ) ORDER BY position, id) FROM priced)
-) AS document
+)::text AS document  -- text: parsed once, by orjson, not by the driver's json codec
 FROM (SELECT 1) AS one
 LEFT JOIN listed ON true
 LEFT JOIN products p ON p.id = listed.product_id AND p.status = 'published'
                      AND EXISTS (SELECT 1 FROM priced)
 LEFT JOIN brands b ON b.id = p.brand_id
 LEFT JOIN categories c ON c.id = p.category_id
-""")
+"""
 
 
 def _check(ref: str, channel: str) -> None:
@@ -95,29 +96,32 @@ def _check(ref: str, channel: str) -> None:
         raise ProductNotFound()
 
 
-async def render(session: AsyncSession, ref: str, channel: str) -> tuple[uuid.UUID, str, bytes]:
+async def render(db: AsyncSession | AsyncConnection, ref: str, channel: str) -> tuple[uuid.UUID, str, bytes]:
     """(product id, slug, the page as compact JSON bytes) straight from the database."""
     _check(ref, channel)
     ref_id = parse_id(ref)
-    row = (await session.execute(
-        _RENDER, {"channel": channel, "ref": ref, "ref_id": str(ref_id) if ref_id else None}
-    )).one()
-    if not row.channel_found:
+    # Straight to the driver: the statement is fixed, so there is nothing for the ORM to build.
+    connection = await db.connection() if isinstance(db, AsyncSession) else db
+    channel_found, slug, raw = await fetchrow_raw(connection, _RENDER, channel, ref, ref_id)
+    if not channel_found:
         raise UnknownChannel(channel)
-    if row.slug is None:
+    if slug is None:
         raise ProductNotFound()
-    document = orjson.loads(row.document) if isinstance(row.document, (str, bytes)) else row.document
-    return uuid.UUID(document["id"]), row.slug, orjson.dumps(document)
+    document = orjson.loads(raw) if isinstance(raw, (str, bytes)) else raw
+    return uuid.UUID(document["id"]), slug, orjson.dumps(document)
 
 
-async def product_detail_json(session: AsyncSession, cache: Cache, ref: str, channel: str) -> bytes:
+async def product_detail_json(
+    db: AsyncSession | AsyncConnection, cache: Cache, ref: str, channel: str, *, found: Lookup | None = None
+) -> bytes:
     """The page as JSON bytes (a `ProductDetail`): from the cache when it holds the current
-    rendering, else rendered (one statement) and cached."""
+    rendering, else rendered (one statement) and cached. `found`: the caller's own cache lookup."""
     _check(ref, channel)
-    found = await detail_cache.lookup_detail(cache, ref, channel)
+    if found is None:
+        found = await detail_cache.lookup_detail(cache, ref, channel)
     if found.body is not None:
         return found.body
-    product_id, slug, body = await render(session, ref, channel)
+    product_id, slug, body = await render(db, ref, channel)
     await detail_cache.store(cache, found, channel, product_id, slug, body)
     return body
 

@@ -82,7 +82,7 @@ async def list_products(
     Attribute filters: `attr.<code>=<value>`, repeatable (`attr.colour=red&attr.colour=blue`: either
     colour; `attr.colour=red&attr.size=m`: both). Only filterable attributes; another code → 422
     `catalog.unknown_attribute`. Booleans take true/false, numbers a number (unit left out)."""
-    result = await storefront.list_products(
+    body = await storefront.list_products_json(
         session, _cache(request),
         storefront.ProductQuery(
             channel=_channel(request, channel), limit=page.limit, cursor=page.cursor, sort=sort,
@@ -90,7 +90,7 @@ async def list_products(
             collection=collection, attributes=_attribute_filters(request),
         ),
     )
-    return _cacheable(request, result.model_dump_json().encode())
+    return _cacheable(request, body)
 
 
 @store_products.get("/{id_or_slug}", response_model=ProductDetail,

@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.modules import catalog
 from mercato.modules.catalog import product_page
+from mercato.modules.catalog.endpoints import store_catalog
 from mercato.modules.catalog.models import Product
-from tests.integration.catalog.factories import VariantSpec, make_product, refresh
+from tests.integration.catalog.factories import VariantSpec, make_brand, make_category, make_product, refresh
 
 LONG_DESCRIPTION = "A sturdy canvas bag with long handles. " * 60  # over the 1 KiB gzip threshold
 
@@ -97,3 +98,61 @@ async def test_a_change_is_seen_at_once_and_other_queries_go_to_the_route(
     assert unknown.json()["code"] == "catalog.unknown_channel"
     odd = await client.get("/store/products/canvas-bag", params={"channel": "web-eu", "x": "1"})
     assert odd.status_code == 200
+
+
+LIST_QUERIES = [
+    {}, {"limit": "2"}, {"sort": "price"}, {"sort": "-price", "limit": "1"}, {"sort": "name"},
+    {"category": "bags"}, {"brand": "acme"}, {"min_price": "1000", "max_price": "1400"}, {"in_stock": "true"},
+    {"in_stock": "false"}, {"channel": "web-us"}, {"limit": "100", "sort": "popularity"},
+    # What the route refuses, the route answers (the fast path steps aside).
+    {"limit": "0"}, {"limit": "abc"}, {"sort": "cheapest"}, {"category": "nowhere"}, {"channel": "mars"},
+    {"cursor": "garbage"}, {"min_price": "-1"}, {"in_stock": "maybe"}, {"attr.colour": "red"},
+]
+
+
+@pytest.mark.parametrize("params", LIST_QUERIES, ids=lambda params: "&".join(f"{k}={v}" for k, v in params.items()))
+async def test_a_list_page_is_the_same_through_the_fast_path_and_the_route(
+    client: httpx.AsyncClient, session: AsyncSession, params: dict[str, str]
+) -> None:
+    bags = await make_category(session, "Bags", slug="bags")
+    acme = await make_brand(session, "Acme", slug="acme")
+    for i in range(5):
+        product = await make_product(
+            session, f"Bag {i}", category=bags if i % 2 else None, brand=acme if i < 3 else None,
+            variants=[VariantSpec({"web-eu": 1000 + 100 * i, "web-us": 1200 + 100 * i}, sku=f"B-{i}",
+                                  track_inventory=i == 4)],
+        )
+        await refresh(session, [product])
+    await session.commit()
+    fast = await client.get("/store/products", params=params)
+    # An unknown parameter makes the fast path step aside; the route ignores it.
+    routed = await client.get("/store/products", params={**params, "via": "route"})
+    assert fast.status_code == routed.status_code, (fast.text, routed.text)
+    if fast.status_code == 200:
+        assert fast.content == routed.content
+        assert fast.headers["etag"] == routed.headers["etag"]
+        assert fast.headers["cache-control"] == routed.headers["cache-control"]
+    else:
+        assert {**fast.json(), "request_id": None} == {**routed.json(), "request_id": None}
+
+
+async def test_the_next_page_of_the_fast_path_follows_its_cursor(
+    client: httpx.AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def route_not_expected(*args: object) -> None:
+        raise AssertionError("the route answered a plain list request")
+
+    monkeypatch.setattr(store_catalog, "_cacheable", route_not_expected)
+    for i in range(5):
+        await make_product(session, f"Mug {i}", variants=[VariantSpec({"web-eu": 500 + i}, sku=f"M-{i}")])
+    await refresh(session)
+    await session.commit()
+    seen: list[str] = []
+    params = {"limit": "2", "sort": "price"}
+    while True:
+        page = (await client.get("/store/products", params=params)).json()
+        seen += [item["name"] for item in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        params = {**params, "cursor": page["next_cursor"]}
+    assert seen == [f"Mug {i}" for i in range(5)]
