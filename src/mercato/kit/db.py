@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -80,6 +81,46 @@ async def fetchrow_raw(connection: AsyncConnection, sql: str, *args: Any) -> Any
     return await driver.fetchrow(sql, *args)
 
 
+class RawReads:
+    """A small pool of plain driver connections for the hottest fixed-statement reads (an uncached
+    product page): SQLAlchemy's connection checkout and execution layers cost a request more CPU
+    than the query itself. Opened on first use; autocommit, like the read sessions."""
+
+    def __init__(self, url: str, settings: Settings, size: int) -> None:
+        self._url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._settings = settings
+        self._size = size
+        self._pool: Any = None
+        self._opening: asyncio.Lock | None = None
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        for hook in RAW_STATEMENT_HOOKS:
+            hook(sql)
+        pool = self._pool or await self._open()
+        async with pool.acquire() as connection:
+            return await connection.fetchrow(sql, *args)
+
+    async def _open(self) -> Any:
+        import asyncpg
+
+        self._opening = self._opening or asyncio.Lock()
+        async with self._opening:
+            if self._pool is None:
+                settings = self._settings
+                self._pool = await asyncpg.create_pool(
+                    self._url, min_size=1, max_size=self._size, timeout=settings.db_connect_timeout_s,
+                    command_timeout=settings.db_statement_timeout_ms / 1000 + 5,
+                    server_settings={"application_name": "mercato", "timezone": "UTC",
+                                     "statement_timeout": str(settings.db_statement_timeout_ms)},
+                )
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+
 def embedded_server(settings: Settings) -> EmbeddedPostgres:
     return EmbeddedPostgres(settings.pg_dir)
 
@@ -143,6 +184,7 @@ class Database:
     # Opens a bare autocommit connection, for hot reads that need no ORM session (set by connect();
     # without it, read_connection() takes the connection of a read session, as tests need).
     read_connect: Callable[[], AbstractAsyncContextManager[AsyncConnection]] | None = None
+    raw_reads: RawReads | None = None
 
     def __post_init__(self) -> None:
         if self.read_sessionmaker is None:
@@ -158,6 +200,13 @@ class Database:
         async with (self.read_sessionmaker or self.sessionmaker)() as session:
             yield await session.connection()
 
+    async def fetchrow_read(self, sql: str, *args: Any) -> Any:
+        """One row of a fixed read statement, outside any request transaction."""
+        if self.raw_reads is not None:
+            return await self.raw_reads.fetchrow(sql, *args)
+        async with self.read_connection() as connection:
+            return await fetchrow_raw(connection, sql, *args)
+
     @classmethod
     def connect(cls, url: str, settings: Settings, **overrides: Any) -> Database:
         engine = create_engine(url, settings, **overrides)
@@ -167,7 +216,10 @@ class Database:
             async_sessionmaker(engine, expire_on_commit=False, autoflush=False),
             async_sessionmaker(autocommit, expire_on_commit=False, autoflush=False),
             autocommit.connect,
+            RawReads(url, settings, size=settings.db_pool_size),
         )
 
     async def dispose(self) -> None:
+        if self.raw_reads is not None:
+            await self.raw_reads.close()
         await self.engine.dispose()

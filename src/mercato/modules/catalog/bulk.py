@@ -150,6 +150,11 @@ async def seed_bulk(
                 on_progress(added, len(missing))
 
     await asyncio.gather(*(load() for _ in range(max(1, concurrency))))
+    if added:
+        # The planner's statistics describe the tables before the load until autovacuum catches up;
+        # refreshed now, the first queries after a big load get the plans the data calls for.
+        async with sessionmaker() as session, session.begin():
+            await session.execute(text("ANALYZE products, variants, variant_prices, product_listings"))
     return BulkResult(products, existing, added, time.perf_counter() - started)
 
 

@@ -13,9 +13,11 @@ ProductNotFound, and an unknown or inactive channel is UnknownChannel.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeAlias
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.cache import Cache
 from mercato.kit.db import fetchrow_raw
@@ -96,13 +98,24 @@ def _check(ref: str, channel: str) -> None:
         raise ProductNotFound()
 
 
-async def render(db: AsyncSession | AsyncConnection, ref: str, channel: str) -> tuple[uuid.UUID, str, bytes]:
+RowReader: TypeAlias = Callable[..., Awaitable[Any]]  # (sql, *args) -> one row
+
+
+def session_reader(session: AsyncSession) -> RowReader:
+    """Reads through the request's own session (its transaction, its connection)."""
+
+    async def fetchrow(sql: str, *args: Any) -> Any:
+        return await fetchrow_raw(await session.connection(), sql, *args)
+
+    return fetchrow
+
+
+async def render(read: RowReader, ref: str, channel: str) -> tuple[uuid.UUID, str, bytes]:
     """(product id, slug, the page as compact JSON bytes) straight from the database."""
     _check(ref, channel)
     ref_id = parse_id(ref)
     # Straight to the driver: the statement is fixed, so there is nothing for the ORM to build.
-    connection = await db.connection() if isinstance(db, AsyncSession) else db
-    channel_found, slug, raw = await fetchrow_raw(connection, _RENDER, channel, ref, ref_id)
+    channel_found, slug, raw = await read(_RENDER, channel, ref, ref_id)
     if not channel_found:
         raise UnknownChannel(channel)
     if slug is None:
@@ -112,7 +125,7 @@ async def render(db: AsyncSession | AsyncConnection, ref: str, channel: str) -> 
 
 
 async def product_detail_json(
-    db: AsyncSession | AsyncConnection, cache: Cache, ref: str, channel: str, *, found: Lookup | None = None
+    read: RowReader, cache: Cache, ref: str, channel: str, *, found: Lookup | None = None
 ) -> bytes:
     """The page as JSON bytes (a `ProductDetail`): from the cache when it holds the current
     rendering, else rendered (one statement) and cached. `found`: the caller's own cache lookup."""
@@ -121,11 +134,11 @@ async def product_detail_json(
         found = await detail_cache.lookup_detail(cache, ref, channel)
     if found.body is not None:
         return found.body
-    product_id, slug, body = await render(db, ref, channel)
+    product_id, slug, body = await render(read, ref, channel)
     await detail_cache.store(cache, found, channel, product_id, slug, body)
     return body
 
 
 async def get_product_detail(session: AsyncSession, ref: str, channel: str) -> ProductDetail:
     """The page as a model, straight from the database (no cache)."""
-    return ProductDetail.model_validate_json((await render(session, ref, channel))[2])
+    return ProductDetail.model_validate_json((await render(session_reader(session), ref, channel))[2])
