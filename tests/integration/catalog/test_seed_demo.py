@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.db import Database
 from mercato.kit.settings import Settings
+from mercato.kit.storage import LocalStorage
 from mercato.modules import catalog, channels
+from mercato.modules.catalog import catalog_jobs, exporter, importer
 from mercato.modules.catalog import seed as demo
+from mercato.modules.catalog.models import CatalogJob
 from tests.fixtures.databases import TestDatabases
 
 
@@ -206,3 +210,36 @@ async def test_the_demo_goes_into_an_empty_catalogue_only(session: AsyncSession)
                                "'published', '{}', now(), 0, 0, 0, 1)"), {"id": uuid.uuid4()})
     assert await catalog.seed_demo(session) == 0
     assert await session.scalar(text("SELECT count(*) FROM products")) == 1
+
+
+async def test_an_export_of_the_demo_store_imports_back_without_an_error(
+    seeded: tuple[Database, int], tmp_path: Path
+) -> None:
+    """The demo data is well-formed catalogue data: its export passes the importer's checks and
+    changes nothing (a dry run, so this module's shared database stays as it is)."""
+    db, _ = seeded
+    storage = LocalStorage(tmp_path, "/media")
+    async with db.sessionmaker() as session, session.begin():
+        export_id = (await catalog_jobs.create_export(session, fmt="csv", actor="staff:test")).id
+    await exporter.run_export(db.sessionmaker, export_id, storage)
+    async with db.sessionmaker() as session:
+        export = await session.get(CatalogJob, export_id)
+    assert export is not None
+    assert export.file_key is not None
+    data = await storage.get(export.file_key)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield data
+
+    async with db.sessionmaker() as session, session.begin():
+        job = await catalog_jobs.create_import(session, storage, chunks(), fmt="csv", dry_run=True,
+                                               actor="staff:test", may_publish=True)
+        import_id = job.id
+    assert await importer.run_import(db.sessionmaker, import_id, storage)
+    async with db.sessionmaker() as session:
+        done = await session.get(CatalogJob, import_id)
+    assert done is not None
+    assert done.status == "succeeded", done.error
+    variants = await scalar(db, "SELECT count(*) FROM variants")
+    assert done.counts["rows"] == variants
+    assert (done.counts["failed"], done.counts["created"], done.counts["updated"]) == (0, 0, 0)

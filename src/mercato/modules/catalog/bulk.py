@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from uuid_utils import uuid7  # UUIDv7 like kit.ids.new_id, without the conversion to uuid.UUID (asyncpg takes .bytes)
 
 from mercato.modules.catalog.models import Category, Product, Variant, VariantPrice
-from mercato.modules.catalog.seed import SOURCE, SeedRows, price_channels, scale_price
+from mercato.modules.catalog.seed import SOURCE, SeedRows, demo_product_type, price_channels, scale_price
 
 MAX_PRODUCTS = 1_000_000
 CHUNK_SIZE = 5_000
@@ -129,6 +129,8 @@ async def seed_bulk(
             raise DemoNotSeeded("Seed the demo store first (mercato seed --demo).")
         generated, missing = await _missing(session, max(0, products - len(bases)))
         channel_list = await price_channels(session)
+        demo_type = await demo_product_type(session)
+        await session.commit()
     reserved = {base.slug for base in bases}
     existing = len(bases) + generated
     started = time.perf_counter()
@@ -140,7 +142,7 @@ async def seed_bulk(
     async def load() -> None:
         nonlocal added
         for chunk in chunks:  # workers share the iterator: each takes the next chunk when it is free
-            rows = await asyncio.to_thread(_chunk_rows, chunk, bases, reserved, channel_list)
+            rows = await asyncio.to_thread(_chunk_rows, chunk, bases, reserved, channel_list, demo_type)
             async with sessionmaker() as session, session.begin():
                 # Losing the last chunks to a crash is harmless (a rerun adds them), so skip the flush wait.
                 await session.execute(text("SET LOCAL synchronous_commit TO off"))
@@ -168,9 +170,10 @@ _TWO_SIZES: tuple[_VariantSpec, ...] = (
 
 
 def _chunk_rows(
-    numbers: Sequence[int], bases: Sequence[_Base], reserved: set[str], channel_list: Sequence[tuple[uuid.UUID, str]]
+    numbers: Sequence[int], bases: Sequence[_Base], reserved: set[str], channel_list: Sequence[tuple[uuid.UUID, str]],
+    product_type_id: uuid.UUID,
 ) -> SeedRows:
-    rows = SeedRows(make_id=uuid7)
+    rows = SeedRows(make_id=uuid7, product_type_id=product_type_id)
     for n in numbers:
         base = bases[(n - 1) % len(bases)]
         copy = (n - 1) // len(bases) + 2

@@ -37,7 +37,9 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+import nh3
 from sqlalchemy import exists, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.ids import new_id
@@ -45,7 +47,7 @@ from mercato.kit.money import exponent
 from mercato.kit.settings import PROJECT_ROOT
 from mercato.modules import channels
 from mercato.modules.catalog import listing
-from mercato.modules.catalog.models import Category, Product, Variant
+from mercato.modules.catalog.models import Attribute, Category, Product, ProductType, Variant
 
 SOURCE = "uci-online-retail"  # products.attributes["source"] of every demo product
 CATEGORIES_FILE = Path("bestbuy-categories") / "categories.json.gz"
@@ -381,7 +383,31 @@ async def copy_rows(session: AsyncSession, table: str, columns: Sequence[str], r
 
 
 PRODUCT_COLUMNS = ("id", "slug", "name", "description", "status", "category_id", "tags", "attributes",
-                   "published_at", "rating_avg", "rating_count", "popularity", "version")
+                   "published_at", "rating_avg", "rating_count", "popularity", "version", "product_type_id")
+
+# Demo products carry where they came from as attributes of their own product type, so they are
+# well-formed catalogue data (an export of the demo store imports back as it is).
+DEMO_TYPE_SLUG = "demo-item"
+_DEMO_ATTRIBUTES = (("source", "Data source", "text"), ("stock_code", "Stock code", "text"), ("seq", "Copy", "number"))
+
+
+async def demo_product_type(session: AsyncSession) -> uuid.UUID:
+    """The demo items' product type (and its attributes), created on first use."""
+    for code, name, type_ in _DEMO_ATTRIBUTES:
+        await session.execute(
+            pg_insert(Attribute).values(id=new_id(), code=code, name=name, type=type_, filterable=False)
+            .on_conflict_do_nothing(index_elements=["code"])
+        )
+    await session.execute(
+        pg_insert(ProductType).values(
+            id=new_id(), name="Demo item", slug=DEMO_TYPE_SLUG, variant_options=[],
+            attributes=[{"code": code, "required": False} for code, _, _ in _DEMO_ATTRIBUTES],
+        ).on_conflict_do_nothing(index_elements=["slug"])
+    )
+    found: uuid.UUID | None = await session.scalar(select(ProductType.id).where(ProductType.slug == DEMO_TYPE_SLUG))
+    if found is None:
+        raise LookupError(f"product type {DEMO_TYPE_SLUG!r} could not be created")
+    return found
 VARIANT_COLUMNS = ("id", "product_id", "sku", "name", "options", "tax_class", "track_inventory", "min_quantity",
                    "position")
 PRICE_COLUMNS = ("id", "variant_id", "channel_id", "amount", "currency")
@@ -411,12 +437,14 @@ class SeedRows:
     prices: list[tuple[Any, ...]] = field(default_factory=list)
     listings: list[tuple[Any, ...]] = field(default_factory=list)
     make_id: Callable[[], Any] = new_id  # anything with `.bytes` encodes as a uuid (bulk loads pass a faster one)
+    product_type_id: uuid.UUID | None = None
 
     def add_product(self, product_id: Any, slug: str, name: str, description: str,
                     category_id: uuid.UUID | None, attributes: dict[str, Any], published_at: datetime,
                     popularity: int) -> None:
-        self.products.append((product_id, slug, name, description, "published", category_id, [],
-                              json.dumps(attributes), published_at, 0, 0, popularity, 1))
+        # Descriptions are HTML, sanitised as every other writer stores them ("&" becomes "&amp;").
+        self.products.append((product_id, slug, name, nh3.clean(description), "published", category_id, [],
+                              json.dumps(attributes), published_at, 0, 0, popularity, 1, self.product_type_id))
 
     def add_variant(self, product_id: Any, sku: str, name: str, options: dict[str, str], position: int,
                     gbp_minor: int, channel_list: Sequence[tuple[uuid.UUID, str]]) -> list[int]:
@@ -506,7 +534,7 @@ async def seed_demo(session: AsyncSession, *, data_dir: Path | None = None) -> i
     skus = [f"{item.stock_code}{spec.suffix}" for item in items for spec in variant_specs(item)]
     taken_skus = set((await session.scalars(select(Variant.sku).where(Variant.sku.in_(skus)))).all())
     taken_slugs = set((await session.scalars(select(Product.slug))).all())
-    rows = SeedRows()
+    rows = SeedRows(product_type_id=await demo_product_type(session))
     for item in items:
         specs = variant_specs(item)
         if any(f"{item.stock_code}{spec.suffix}" in taken_skus for spec in specs):
