@@ -45,7 +45,6 @@ from mercato.modules.catalog.schemas import (
     CategoryDetail,
     CategoryNode,
     CategoryTree,
-    ProductList,
     Ref,
 )
 from mercato.modules.catalog.taxonomy_errors import CollectionNotFound, UnknownAttribute
@@ -167,11 +166,6 @@ _SORT_SQL: dict[str, tuple[str, str, str]] = {  # sort -> (column, direction, co
     "rating": ("rating_avg", "DESC", "<"),
     "popularity": ("popularity", "DESC", "<"),
 }
-
-
-async def list_products(db: AsyncSession | AsyncConnection, cache: Cache, query: ProductQuery) -> ProductList:
-    """One page as a model (see `list_products_json`)."""
-    return ProductList.model_validate_json(await list_products_json(db, cache, query))
 
 
 async def list_products_json(db: AsyncSession | AsyncConnection, cache: Cache, query: ProductQuery) -> bytes:
