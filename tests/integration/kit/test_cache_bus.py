@@ -25,7 +25,10 @@ async def test_an_invalidation_in_one_process_reaches_the_others(database_url: s
     other_api.listen()
     try:
         await api.set("page", b"old", 60)
-        await _eventually(lambda: _listening(api, worker))
+        # Both listeners must be connected before the bump: one that connects later misses it (and
+        # drops its values instead, which this test does not look at).
+        await _eventually(lambda: _listening(api, worker, "probe-a"))
+        await _eventually(lambda: _listening(other_api, worker, "probe-b"))
         before = await tag_generation(other_api, "catalog:product:1")
 
         await invalidate_tag(worker, "catalog:product:1")
@@ -41,10 +44,10 @@ async def test_an_invalidation_in_one_process_reaches_the_others(database_url: s
             await cache.close()
 
 
-async def _listening(api: MemoryCache, worker: MemoryCache) -> bool:
+async def _listening(api: MemoryCache, worker: MemoryCache, probe: str) -> bool:
     """The listener is connected once a probe published by the worker arrives."""
-    await invalidate_tag(worker, "probe")
-    return await tag_generation(api, "probe") > 0
+    await invalidate_tag(worker, probe)
+    return await tag_generation(api, probe) > 0
 
 
 async def test_a_reconnecting_listener_drops_what_it_may_have_missed(database_url: str) -> None:
