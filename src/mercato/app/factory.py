@@ -19,7 +19,7 @@ from mercato.app.fast_paths import ProductDetailFastPath, ProductListFastPath
 from mercato.app.health import router as health_router
 from mercato.app.middleware import RequestContextMiddleware
 from mercato.app.ops import router as ops_router
-from mercato.kit.cache import build_cache
+from mercato.kit.cache import build_cache, register_app_cache
 from mercato.kit.db import Database, resolve_database_url
 from mercato.kit.logging import access_log_for, configure_logging
 from mercato.kit.migrations import head_revision, known_revisions
@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.keyring = KeyRing(signing_secret(settings), settings.previous_secret_keys)
     app.state.authenticator = TokenAuthenticator(app.state.keyring, settings)
     app.state.cache = build_cache(settings)
+    register_app_cache(app.state.cache)
     app.state.storage = build_storage(settings)
     app.state.rate_limiter = build_rate_limiter(settings)
     if database is not None:

@@ -134,11 +134,22 @@ def _libpq_url(settings: Settings) -> str:
 
 
 _process_caches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Cache] = weakref.WeakKeyDictionary()
+_app_cache: Cache | None = None
+
+
+def register_app_cache(cache: Cache) -> None:
+    """The API's own cache, which service code without a request at hand must invalidate: an
+    in-memory cache of another object would never see the bump."""
+    global _app_cache
+    _app_cache = cache
 
 
 def process_cache(settings: Settings) -> Cache:
     """One cache per process (per event loop) for code that runs outside a request, such as worker
-    handlers and jobs: building one per call would open a connection per call."""
+    handlers and jobs: building one per call would open a connection per call. In an API process
+    it is the app's cache."""
+    if _app_cache is not None:
+        return _app_cache
     loop = asyncio.get_running_loop()
     cache = _process_caches.get(loop)
     if cache is None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Boolean, ForeignKey, SmallInteger, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, SmallInteger, String
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,3 +30,7 @@ class Channel(TimestampMixin, Base):
     countries: Mapped[list[str]] = mapped_column(ARRAY(String(2)), nullable=False, default=list)
     prices_include_tax: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # How long checkout holds stock for a buyer of this channel (refreshed while they are active).
+    reservation_ttl_s: Mapped[int] = mapped_column(Integer, nullable=False, default=900, server_default="900")
+
+    __table_args__ = (CheckConstraint("reservation_ttl_s BETWEEN 60 AND 86400", name="reservation_ttl"),)

@@ -1,0 +1,901 @@
+"""Core stock operations: every change of on-hand, reserved or allocated stock goes through here.
+
+Each operation writes its movements to the ledger in the same transaction, keeps the buckets'
+quotas in step with what may be sold, and recomputes a variant's availability per channel when its
+free stock may have reached or left zero (the catalogue then re-lists the product and drops its
+cached pages).
+
+Lock order, to keep concurrent operations free of deadlocks: stock rows by id, then their buckets
+by number, then availability rows by (variant, channel). The reservation fast path locks a single
+bucket with SKIP LOCKED and so never waits at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mercato.kit.clock import utcnow
+from mercato.kit.errors import FieldError
+from mercato.kit.outbox import emit
+from mercato.modules import catalog
+from mercato.modules.inventory import rules
+from mercato.modules.inventory.errors import (
+    InsufficientStock,
+    InvalidInventory,
+    LotRequired,
+    NegativeOnHand,
+    VariantNotFound,
+    WarehouseNotFound,
+)
+
+MOVEMENT_KINDS = ("receipt", "adjustment", "reservation", "release", "allocation", "shipment", "return",
+                  "write_off", "transfer_out", "transfer_in", "count_correction")
+ON_HAND_KINDS = frozenset({"receipt", "adjustment", "return", "write_off", "transfer_out", "transfer_in",
+                           "count_correction"})
+_DEADLOCK_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class StockRow:
+    stock_id: uuid.UUID
+    variant_id: uuid.UUID
+    warehouse_id: uuid.UUID
+    warehouse_code: str
+    sku: str
+    on_hand: int
+    reserved: int
+    allocated: int
+    safety_stock: int
+    available: int
+    in_transit: int
+    low_stock_threshold: int | None
+    reorder_point: int | None
+    reorder_quantity: int | None
+
+
+@dataclass(frozen=True)
+class ReserveLine:
+    variant_id: uuid.UUID
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ReservationRow:
+    id: uuid.UUID
+    reference: str
+    variant_id: uuid.UUID
+    warehouse_id: uuid.UUID
+    quantity: int
+    expires_at: Any
+
+
+@dataclass(frozen=True)
+class AllocationRow:
+    id: uuid.UUID
+    reference: str
+    variant_id: uuid.UUID
+    warehouse_id: uuid.UUID
+    quantity: int
+    shipped: int
+    lots: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    stock_id: uuid.UUID
+    what: str
+    expected: int
+    actual: int
+
+
+def _split_reference(reference: str) -> tuple[str, str]:
+    kind, sep, rest = reference.partition(":")
+    return (kind[:30], rest) if sep and kind and rest else ("reservation", reference)
+
+
+async def _rows(session: AsyncSession, sql: str, **params: Any) -> list[Any]:
+    return list((await session.execute(text(sql), params)).all())
+
+
+# ---------------------------------------------------------------------------------------------
+# stock rows and reading them
+
+
+_STOCK_ROWS = """
+SELECT s.id, s.variant_id, s.warehouse_id, w.code, v.sku, s.on_hand,
+       coalesce(b.reserved, 0), coalesce(b.allocated, 0), s.safety_stock,
+       (SELECT coalesce(sum(tl.quantity - tl.quantity_received), 0) FROM stock_transfer_lines tl
+        JOIN stock_transfers t ON t.id = tl.transfer_id
+        WHERE t.status IN ('in_transit', 'partially_received') AND t.to_warehouse_id = s.warehouse_id
+          AND tl.variant_id = s.variant_id),
+       s.low_stock_threshold, s.reorder_point, s.reorder_quantity
+FROM stock_levels s
+JOIN warehouses w ON w.id = s.warehouse_id
+JOIN variants v ON v.id = s.variant_id
+LEFT JOIN LATERAL (SELECT sum(reserved) AS reserved, sum(allocated) AS allocated
+                   FROM stock_buckets WHERE stock_id = s.id) b ON true
+"""
+
+
+def _stock_row(r: Any) -> StockRow:
+    return StockRow(
+        stock_id=r[0], variant_id=r[1], warehouse_id=r[2], warehouse_code=r[3], sku=r[4], on_hand=r[5],
+        reserved=int(r[6]), allocated=int(r[7]), safety_stock=r[8],
+        available=rules.available(r[5], int(r[6]), int(r[7]), r[8]), in_transit=int(r[9]),
+        low_stock_threshold=r[10], reorder_point=r[11], reorder_quantity=r[12],
+    )
+
+
+async def stock_rows(session: AsyncSession, *, variant_id: uuid.UUID | None = None,
+                     warehouse_id: uuid.UUID | None = None, after_variant: uuid.UUID | None = None,
+                     limit: int = 1000) -> list[StockRow]:
+    """Stock rows of a variant (every warehouse) or of a warehouse (by variant id, keyset `after_variant`)."""
+    rows = await _rows(session, _STOCK_ROWS + """
+        WHERE (CAST(:variant AS uuid) IS NULL OR s.variant_id = :variant)
+          AND (CAST(:warehouse AS uuid) IS NULL OR s.warehouse_id = :warehouse)
+          AND (CAST(:after AS uuid) IS NULL OR s.variant_id > :after)
+        ORDER BY s.variant_id, w.priority, w.code LIMIT :limit""",
+        variant=variant_id, warehouse=warehouse_id, after=after_variant, limit=limit)
+    return [_stock_row(r) for r in rows]
+
+
+async def _one_row(session: AsyncSession, stock_id: uuid.UUID) -> StockRow:
+    return _stock_row((await _rows(session, _STOCK_ROWS + " WHERE s.id = :id", id=stock_id))[0])
+
+
+@dataclass(frozen=True)
+class _Policy:
+    backorder_limit: int = 0
+    preorder_cap: int = 0
+    preorder_release_at: Any = None
+    lot_tracked: bool = False
+    buckets: int = 1
+
+    def allowance(self) -> int:
+        return rules.allowance(backorder_limit=self.backorder_limit, preorder_cap=self.preorder_cap,
+                               preorder_release_at=self.preorder_release_at, now=utcnow())
+
+
+async def _policy(session: AsyncSession, variant_id: uuid.UUID) -> _Policy:
+    rows = await _rows(session, """SELECT backorder_limit, preorder_cap, preorder_release_at, lot_tracked, buckets
+                                   FROM inventory_items WHERE variant_id = :v""", v=variant_id)
+    return _Policy(*rows[0]) if rows else _Policy()
+
+
+async def ensure_stock(session: AsyncSession, variant_id: uuid.UUID, warehouse_id: uuid.UUID) -> uuid.UUID:
+    """The stock row of a variant in a warehouse, created (with its buckets) on first use."""
+    found = await _rows(session, "SELECT id FROM stock_levels WHERE variant_id = :v AND warehouse_id = :w",
+                        v=variant_id, w=warehouse_id)
+    if found:
+        return uuid.UUID(str(found[0][0]))
+    exists = (await _rows(session, """SELECT EXISTS (SELECT 1 FROM variants WHERE id = :v),
+                                             EXISTS (SELECT 1 FROM warehouses WHERE id = :w)""",
+                          v=variant_id, w=warehouse_id))[0]
+    if not exists[0]:
+        raise VariantNotFound()
+    if not exists[1]:
+        raise WarehouseNotFound()
+    policy = await _policy(session, variant_id)
+    await session.execute(text("""
+        INSERT INTO stock_levels (id, variant_id, warehouse_id, on_hand, safety_stock, version, updated_at)
+        VALUES (:id, :v, :w, 0, 0, 1, now()) ON CONFLICT (variant_id, warehouse_id) DO NOTHING"""),
+        {"id": uuid.uuid4(), "v": variant_id, "w": warehouse_id})
+    stock_id = uuid.UUID(str((await _rows(
+        session, "SELECT id FROM stock_levels WHERE variant_id = :v AND warehouse_id = :w",
+        v=variant_id, w=warehouse_id))[0][0]))
+    await session.execute(text("""
+        INSERT INTO stock_buckets (stock_id, n, quota, reserved, allocated)
+        SELECT :s, n, 0, 0, 0 FROM generate_series(0, :k - 1) n ON CONFLICT DO NOTHING"""),
+        {"s": stock_id, "k": policy.buckets})
+    return stock_id
+
+
+# ---------------------------------------------------------------------------------------------
+# quotas
+
+
+async def _rebalance(session: AsyncSession, stock_id: uuid.UUID, policy: _Policy) -> None:
+    """Share the free units of a stock row among its buckets (the row itself must be locked).
+
+    Buckets beyond the policy's count keep what they promised and get no new units, so shrinking
+    the count never strands a reservation.
+    """
+    stock = (await _rows(session, "SELECT on_hand, safety_stock FROM stock_levels WHERE id = :s", s=stock_id))[0]
+    if policy.buckets > 0:
+        await session.execute(text("""
+            INSERT INTO stock_buckets (stock_id, n, quota, reserved, allocated)
+            SELECT :s, n, 0, 0, 0 FROM generate_series(0, :k - 1) n ON CONFLICT DO NOTHING"""),
+            {"s": stock_id, "k": policy.buckets})
+    buckets = await _rows(session, """SELECT n, reserved + allocated FROM stock_buckets WHERE stock_id = :s
+                                      ORDER BY n FOR UPDATE""", s=stock_id)
+    expired = 0
+    if policy.lot_tracked:
+        expired = int((await _rows(session, """
+            SELECT coalesce(sum(on_hand - allocated), 0) FROM stock_lots
+            WHERE stock_id = :s AND expires_on < (now() AT TIME ZONE 'UTC')::date""", s=stock_id))[0][0])
+    used = [int(b[1]) for b in buckets]
+    active = [i for i, b in enumerate(buckets) if b[0] < policy.buckets]
+    free = stock[0] - expired - stock[1] + policy.allowance() - sum(used)
+    quotas = list(used)
+    for i, quota in zip(active, rules.split_quota(free, [used[i] for i in active]), strict=True):
+        quotas[i] = quota
+    await session.execute(text("""
+        UPDATE stock_buckets b SET quota = u.q
+        FROM unnest(CAST(:ns AS smallint[]), CAST(:qs AS integer[])) AS u(n, q)
+        WHERE b.stock_id = :s AND b.n = u.n AND b.quota <> u.q"""),
+        {"s": stock_id, "ns": [b[0] for b in buckets], "qs": quotas})
+    # Empty buckets beyond the count are dropped so a smaller count really means fewer rows.
+    await session.execute(text("""DELETE FROM stock_buckets WHERE stock_id = :s AND n >= :k
+                                   AND reserved = 0 AND allocated = 0"""), {"s": stock_id, "k": policy.buckets})
+
+
+async def apply_policy(session: AsyncSession, variant_id: uuid.UUID) -> None:
+    """Re-split every stock row of a variant after its policy changed (bucket count, backorders...)."""
+    policy = await _policy(session, variant_id)
+    stock_ids = [r[0] for r in await _rows(session, """SELECT id FROM stock_levels WHERE variant_id = :v
+                                                         ORDER BY id FOR UPDATE""", v=variant_id)]
+    for stock_id in stock_ids:
+        await _rebalance(session, stock_id, policy)
+    await recompute_availability(session, [variant_id])
+
+
+# ---------------------------------------------------------------------------------------------
+# on-hand changes
+
+
+async def change_on_hand(
+    session: AsyncSession, *, variant_id: uuid.UUID, warehouse_id: uuid.UUID, kind: str,
+    delta: int | None = None, set_on_hand: int | None = None, actor: str | None,
+    reason: str | None = None, reference_type: str | None = None, reference_id: str | None = None,
+    lot_number: str | None = None, expires_on: date | None = None,
+) -> StockRow:
+    """Receive, adjust, write off, return, transfer or count: one movement per lot touched."""
+    if kind not in ON_HAND_KINDS:
+        raise ValueError(f"not an on-hand movement kind: {kind}")
+    if (delta is None) == (set_on_hand is None):
+        raise ValueError("give exactly one of delta and set_on_hand")
+    stock_id = await ensure_stock(session, variant_id, warehouse_id)
+    on_hand = int((await _rows(session, "SELECT on_hand FROM stock_levels WHERE id = :s FOR UPDATE",
+                               s=stock_id))[0][0])
+    change = delta if delta is not None else (set_on_hand or 0) - on_hand
+    if change == 0:
+        return await _one_row(session, stock_id)
+    if on_hand + change < 0:
+        raise NegativeOnHand(on_hand)
+    policy = await _policy(session, variant_id)
+    parts: list[tuple[uuid.UUID | None, int]] = [(None, change)]
+    if policy.lot_tracked:
+        parts = await _change_lots(session, stock_id, change, lot_number, expires_on, on_hand)
+    await session.execute(text("UPDATE stock_levels SET on_hand = on_hand + :d, updated_at = now(), "
+                               "version = version + 1 WHERE id = :s"), {"d": change, "s": stock_id})
+    await _insert_movements(session, [
+        dict(stock_id=stock_id, variant_id=variant_id, warehouse_id=warehouse_id, kind=kind, quantity=abs(q),
+             on_hand_delta=q, reserved_delta=0, allocated_delta=0, lot_id=lot_id)
+        for lot_id, q in parts
+    ], reason=reason, reference_type=reference_type, reference_id=reference_id, actor=actor)
+    await _rebalance(session, stock_id, policy)
+    await recompute_availability(session, [variant_id])
+    row = await _one_row(session, stock_id)
+    await _check_low(session, row)
+    return row
+
+
+async def _change_lots(session: AsyncSession, stock_id: uuid.UUID, change: int, lot_number: str | None,
+                       expires_on: date | None, on_hand: int) -> list[tuple[uuid.UUID | None, int]]:
+    if change > 0:
+        if not lot_number:
+            raise LotRequired()
+        lot_id = (await _rows(session, """
+            INSERT INTO stock_lots (id, stock_id, lot_number, expires_on, on_hand, allocated)
+            VALUES (:id, :s, :n, :e, :q, 0)
+            ON CONFLICT (stock_id, lot_number) DO UPDATE SET on_hand = stock_lots.on_hand + excluded.on_hand,
+                expires_on = coalesce(excluded.expires_on, stock_lots.expires_on)
+            RETURNING id""", id=uuid.uuid4(), s=stock_id, n=lot_number, e=expires_on, q=change))[0][0]
+        return [(lot_id, change)]
+    lots = await _rows(session, """SELECT id, expires_on, on_hand - allocated, lot_number FROM stock_lots
+                                   WHERE stock_id = :s ORDER BY expires_on NULLS LAST, id FOR UPDATE""", s=stock_id)
+    if lot_number:
+        chosen = [lot for lot in lots if lot[3] == lot_number]
+        if not chosen or chosen[0][2] < -change:
+            raise NegativeOnHand(chosen[0][2] if chosen else 0)
+        picks = [(chosen[0][0], -change)]
+    else:
+        # Removing stock without naming a lot takes the first-expiring units, expired ones first.
+        picks, left = rules.fefo([rules.Lot(r[0], r[1], r[2]) for r in lots], -change, date.min)
+        if left:
+            raise NegativeOnHand(on_hand)
+    await session.execute(text("""
+        UPDATE stock_lots l SET on_hand = l.on_hand - u.q
+        FROM unnest(CAST(:ids AS uuid[]), CAST(:qs AS integer[])) AS u(id, q) WHERE l.id = u.id"""),
+        {"ids": [p[0] for p in picks], "qs": [p[1] for p in picks]})
+    return [(lot_id, -q) for lot_id, q in picks]
+
+
+async def update_stock_settings(
+    session: AsyncSession, *, variant_id: uuid.UUID, warehouse_id: uuid.UUID, safety_stock: int | None = None,
+    low_stock_threshold: int | None = None, reorder_point: int | None = None, reorder_quantity: int | None = None,
+) -> StockRow:
+    """Safety stock and replenishment levels of one stock row (None leaves a value as it is)."""
+    errors = [FieldError(name, "invalid", "Must be zero or more.")
+              for name, value in (("safety_stock", safety_stock), ("low_stock_threshold", low_stock_threshold),
+                                  ("reorder_point", reorder_point), ("reorder_quantity", reorder_quantity))
+              if value is not None and value < 0]
+    if errors:
+        raise InvalidInventory(errors)
+    stock_id = await ensure_stock(session, variant_id, warehouse_id)
+    await session.execute(text("""
+        UPDATE stock_levels SET safety_stock = coalesce(:ss, safety_stock),
+            low_stock_threshold = coalesce(:lt, low_stock_threshold), reorder_point = coalesce(:rp, reorder_point),
+            reorder_quantity = coalesce(:rq, reorder_quantity), version = version + 1, updated_at = now()
+        WHERE id = :s"""), {"ss": safety_stock, "lt": low_stock_threshold, "rp": reorder_point,
+                            "rq": reorder_quantity, "s": stock_id})
+    await _rows(session, "SELECT 1 FROM stock_levels WHERE id = :s FOR UPDATE", s=stock_id)
+    await _rebalance(session, stock_id, await _policy(session, variant_id))
+    await recompute_availability(session, [variant_id])
+    row = await _one_row(session, stock_id)
+    await _check_low(session, row)
+    return row
+
+
+async def _insert_movements(session: AsyncSession, movements: list[dict[str, Any]], *, reason: str | None,
+                            reference_type: str | None, reference_id: str | None, actor: str | None) -> None:
+    if not movements:
+        return
+    columns = ("stock_id", "variant_id", "warehouse_id", "kind", "quantity", "on_hand_delta", "reserved_delta",
+               "allocated_delta", "lot_id")
+    casts = ("uuid[]", "uuid[]", "uuid[]", "text[]", "integer[]", "integer[]", "integer[]", "integer[]", "uuid[]")
+    params: dict[str, Any] = {c: [m[c] for m in movements] for c in columns}
+    params.update(reason=reason, rt=reference_type, rid=reference_id, actor=actor)
+    unnest = ", ".join(f"CAST(:{c} AS {t})" for c, t in zip(columns, casts, strict=True))
+    await session.execute(text(f"""
+        INSERT INTO stock_movements ({", ".join(columns)}, reason, reference_type, reference_id, actor, created_at)
+        SELECT {", ".join(columns)}, :reason, :rt, :rid, :actor, now()
+        FROM unnest({unnest}) AS m({", ".join(columns)})"""), params)  # noqa: S608 - constant fragments; values are bound parameters
+
+
+# ---------------------------------------------------------------------------------------------
+# reservations
+
+
+_CANDIDATES = """
+SELECT s.id, s.variant_id, w.id, w.priority, w.latitude, w.longitude,
+       (SELECT coalesce(sum(quota - reserved - allocated), 0) FROM stock_buckets b WHERE b.stock_id = s.id)
+FROM stock_levels s
+JOIN warehouses w ON w.id = s.warehouse_id AND w.is_active
+WHERE s.variant_id = ANY(CAST(:variants AS uuid[]))
+  AND (CAST(:channel AS uuid) IS NULL OR CAST(:channel AS uuid) = ANY(w.channel_ids))
+  AND (CAST(:country AS text) IS NULL OR cardinality(w.ship_countries) = 0
+       OR CAST(:country AS text) = ANY(w.ship_countries))
+"""
+
+# One bucket with room for the whole quantity, picked at a random offset so concurrent buyers of
+# one SKU spread over the buckets; one locked by another buyer is skipped instead of waited for.
+_TAKE_FAST = """
+UPDATE stock_buckets b SET reserved = b.reserved + :q
+FROM (SELECT stock_id, n FROM stock_buckets
+      WHERE stock_id = :s AND quota - reserved - allocated >= :q
+      ORDER BY (n + :offset) % 64 LIMIT 1 FOR UPDATE SKIP LOCKED) pick
+WHERE b.stock_id = pick.stock_id AND b.n = pick.n
+RETURNING b.n, b.quota - b.reserved - b.allocated
+"""
+
+
+async def _take(session: AsyncSession, stock_id: uuid.UUID, quantity: int) -> tuple[list[tuple[int, int]], bool]:
+    """Reserve up to `quantity` units of one stock row: the (bucket, units) taken, and whether a
+    bucket ran dry (availability may have flipped)."""
+    fast = await _rows(session, _TAKE_FAST, s=stock_id, q=quantity, offset=uuid.uuid4().int % 64)
+    if fast:
+        return [(fast[0][0], quantity)], fast[0][1] == 0
+    # Slow path: wait for every bucket, then take what is free across them. Exact, so a buyer is
+    # only refused when the stock row really cannot cover the quantity.
+    buckets = await _rows(session, """SELECT n, quota - reserved - allocated FROM stock_buckets
+                                      WHERE stock_id = :s ORDER BY n FOR UPDATE""", s=stock_id)
+    parts: list[tuple[int, int]] = []
+    left = quantity
+    for n, free in buckets:
+        got = min(left, max(0, free))
+        if got:
+            parts.append((n, got))
+            left -= got
+    if parts:
+        await session.execute(text("""
+            UPDATE stock_buckets b SET reserved = b.reserved + u.q
+            FROM unnest(CAST(:ns AS smallint[]), CAST(:qs AS integer[])) AS u(n, q)
+            WHERE b.stock_id = :s AND b.n = u.n"""),
+            {"s": stock_id, "ns": [p[0] for p in parts], "qs": [p[1] for p in parts]})
+    return parts, True
+
+
+async def reserve(
+    session: AsyncSession, *, reference: str, lines: Sequence[ReserveLine], channel_id: uuid.UUID | None,
+    country: str | None, ttl: timedelta, strategy: str = "priority",
+    destination: tuple[float, float] | None = None, actor: str | None = None,
+) -> list[ReservationRow]:
+    """Hold stock for `reference` (a cart) until `ttl` passes; all lines or none (409 otherwise).
+
+    Variants that do not track inventory need no reservation. Runs in a savepoint, retried when
+    PostgreSQL breaks a deadlock between two multi-warehouse reservations.
+    """
+    wanted: dict[uuid.UUID, int] = defaultdict(int)
+    for line in lines:
+        if line.quantity <= 0:
+            raise InvalidInventory([FieldError("quantity", "invalid", "Must be at least 1.")])
+        wanted[line.variant_id] += line.quantity
+    if strategy not in rules.STRATEGIES:
+        raise InvalidInventory([FieldError("strategy", "invalid", f"One of {', '.join(rules.STRATEGIES)}.")])
+    tracked = {r[0]: r[1] for r in await _rows(
+        session, "SELECT id, track_inventory FROM variants WHERE id = ANY(CAST(:ids AS uuid[]))", ids=list(wanted))}
+    if len(tracked) < len(wanted):
+        raise VariantNotFound()
+    wanted = {v: q for v, q in wanted.items() if tracked[v]}
+    if not wanted:
+        return []
+    for attempt in range(_DEADLOCK_RETRIES):
+        try:
+            async with session.begin_nested():
+                return await _reserve(session, reference, wanted, channel_id, country, ttl, strategy,
+                                      destination, actor)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "40P01" or attempt == _DEADLOCK_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _reserve(session: AsyncSession, reference: str, wanted: dict[uuid.UUID, int],
+                   channel_id: uuid.UUID | None, country: str | None, ttl: timedelta, strategy: str,
+                   destination: tuple[float, float] | None, actor: str | None) -> list[ReservationRow]:
+    candidates = [rules.Candidate(r[0], r[1], r[2], r[3], int(r[6]), r[4], r[5]) for r in await _rows(
+        session, _CANDIDATES, variants=list(wanted), channel=channel_id, country=country)]
+    takes, shortages = rules.plan(wanted, candidates, strategy=strategy, destination=destination)
+    if shortages:
+        raise InsufficientStock(_shortage_errors(shortages))
+    got: list[tuple[rules.Take, int, int]] = []  # take, bucket, units
+    dried: set[uuid.UUID] = set()
+    missing: dict[uuid.UUID, int] = defaultdict(int)
+    for take in sorted(takes, key=lambda t: t.stock_id):
+        parts, dry = await _take(session, take.stock_id, take.quantity)
+        got.extend((take, n, q) for n, q in parts)
+        if dry:
+            dried.add(take.variant_id)
+        missing[take.variant_id] += take.quantity - sum(q for _, q in parts)
+    # Another buyer took what the plan counted on: try the variant's other stock rows, in plan order.
+    for variant_id, short in [(v, s) for v, s in missing.items() if s > 0]:
+        used = {t.stock_id for t, _, _ in got if t.variant_id == variant_id}
+        for c in [c for c in candidates if c.variant_id == variant_id and c.stock_id not in used]:
+            if short == 0:
+                break
+            parts, _ = await _take(session, c.stock_id, short)
+            take = rules.Take(c.stock_id, c.variant_id, c.warehouse_id, short)
+            got.extend((take, n, q) for n, q in parts)
+            short -= sum(q for _, q in parts)
+            dried.add(variant_id)
+        if short > 0:
+            raise InsufficientStock(_shortage_errors([rules.Shortage(variant_id, wanted[variant_id],
+                                                                     wanted[variant_id] - short)]))
+    expires_at = utcnow() + ttl
+    ids = [uuid.uuid4() for _ in got]
+    await session.execute(text("""
+        INSERT INTO stock_reservations (id, reference, stock_id, bucket, variant_id, warehouse_id, quantity,
+                                        channel_id, expires_at, created_at)
+        SELECT id, :ref, stock_id, n, variant_id, warehouse_id, q, :channel, :expires, now()
+        FROM unnest(CAST(:ids AS uuid[]), CAST(:stocks AS uuid[]), CAST(:ns AS smallint[]),
+                    CAST(:variants AS uuid[]), CAST(:warehouses AS uuid[]), CAST(:qs AS integer[]))
+             AS r(id, stock_id, n, variant_id, warehouse_id, q)"""),
+        {"ids": ids, "ref": reference, "channel": channel_id, "expires": expires_at,
+         "stocks": [t.stock_id for t, _, _ in got], "ns": [n for _, n, _ in got],
+         "variants": [t.variant_id for t, _, _ in got], "warehouses": [t.warehouse_id for t, _, _ in got],
+         "qs": [q for _, _, q in got]})
+    ref_type, ref_id = _split_reference(reference)
+    await _insert_movements(session, [
+        dict(stock_id=t.stock_id, variant_id=t.variant_id, warehouse_id=t.warehouse_id, kind="reservation",
+             quantity=q, on_hand_delta=0, reserved_delta=q, allocated_delta=0, lot_id=None)
+        for t, _, q in got
+    ], reason=None, reference_type=ref_type, reference_id=ref_id, actor=actor)
+    if dried:
+        await recompute_availability(session, sorted(dried))
+    return [ReservationRow(i, reference, t.variant_id, t.warehouse_id, q, expires_at)
+            for i, (t, _, q) in zip(ids, got, strict=True)]
+
+
+def _shortage_errors(shortages: Sequence[rules.Shortage]) -> list[FieldError]:
+    return [FieldError(f"lines[{s.variant_id}]", "insufficient_stock",
+                       f"{s.wanted} wanted, {max(0, s.free)} available.") for s in shortages]
+
+
+async def reservations(session: AsyncSession, reference: str) -> list[ReservationRow]:
+    rows = await _rows(session, """SELECT id, reference, variant_id, warehouse_id, quantity, expires_at
+                                   FROM stock_reservations WHERE reference = :r ORDER BY variant_id, id""",
+                       r=reference)
+    return [ReservationRow(*r) for r in rows]
+
+
+async def refresh(session: AsyncSession, reference: str, ttl: timedelta) -> int:
+    """Extend the hold of a buyer who is still active. Expired holds are not revived."""
+    result: Any = await session.execute(text("""UPDATE stock_reservations SET expires_at = :e
+                                                WHERE reference = :r AND expires_at > now()"""),
+                                        {"e": utcnow() + ttl, "r": reference})
+    return int(result.rowcount or 0)
+
+
+_RESERVATION_COLUMNS = "id, reference, stock_id, bucket, variant_id, warehouse_id, quantity"
+
+
+async def release(session: AsyncSession, reference: str, *, actor: str | None,
+                  variant_ids: Sequence[uuid.UUID] | None = None) -> int:
+    """Give back what `reference` holds (all of it, or the given variants'). Returns units released."""
+    rows = await _rows(session, f"""
+        DELETE FROM stock_reservations WHERE reference = :r
+          AND (CAST(:variants AS uuid[]) IS NULL OR variant_id = ANY(CAST(:variants AS uuid[])))
+        RETURNING {_RESERVATION_COLUMNS}""", r=reference, variants=list(variant_ids) if variant_ids else None)  # noqa: S608 - constant fragments; values are bound parameters
+    await _give_back(session, rows, reason=None, actor=actor)
+    return sum(int(r[6]) for r in rows)
+
+
+async def expire_reservations(session: AsyncSession, *, limit: int = 500) -> int:
+    """Release holds whose time has passed (the worker runs this); returns how many were released.
+
+    Rows are claimed with SKIP LOCKED, so several workers share the sweep and a hold being
+    converted into an allocation at this very moment is left to that checkout.
+    """
+    rows = await _rows(session, f"""
+        DELETE FROM stock_reservations WHERE id IN (
+            SELECT id FROM stock_reservations WHERE expires_at <= now()
+            ORDER BY expires_at LIMIT :n FOR UPDATE SKIP LOCKED)
+        RETURNING {_RESERVATION_COLUMNS}""", n=limit)  # noqa: S608 - constant fragments; values are bound parameters
+    await _give_back(session, rows, reason="expired", actor="system:expiry")
+    for reference in sorted({r[1] for r in rows}):
+        await emit(session, {"reference": reference,
+                             "variant_ids": sorted({str(r[4]) for r in rows if r[1] == reference})},
+                   name="stock.reservation_expired")
+    return len(rows)
+
+
+async def _give_back(session: AsyncSession, rows: Sequence[Any], *, reason: str | None, actor: str | None) -> None:
+    if not rows:
+        return
+    per_bucket: dict[tuple[uuid.UUID, int], int] = defaultdict(int)
+    for r in rows:
+        per_bucket[(r[2], r[3])] += int(r[6])
+    keys = sorted(per_bucket)
+    await _lock_buckets(session, keys)
+    result = await _rows(session, """
+        UPDATE stock_buckets b SET reserved = b.reserved - u.q
+        FROM unnest(CAST(:stocks AS uuid[]), CAST(:ns AS smallint[]), CAST(:qs AS integer[])) AS u(stock_id, n, q)
+        WHERE b.stock_id = u.stock_id AND b.n = u.n
+        RETURNING b.stock_id, b.quota - b.reserved - b.allocated - u.q""",
+        stocks=[k[0] for k in keys], ns=[k[1] for k in keys], qs=[per_bucket[k] for k in keys])
+    was_dry = {r[0] for r in result if r[1] <= 0}
+    for reference in sorted({r[1] for r in rows}):
+        ref_type, ref_id = _split_reference(reference)
+        await _insert_movements(session, [
+            dict(stock_id=r[2], variant_id=r[4], warehouse_id=r[5], kind="release", quantity=int(r[6]),
+                 on_hand_delta=0, reserved_delta=-int(r[6]), allocated_delta=0, lot_id=None)
+            for r in rows if r[1] == reference
+        ], reason=reason, reference_type=ref_type, reference_id=ref_id, actor=actor)
+    variants = sorted({r[4] for r in rows if r[2] in was_dry})
+    if variants:
+        await recompute_availability(session, variants)
+
+
+async def _lock_buckets(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]]) -> None:
+    await session.execute(text("""
+        SELECT 1 FROM stock_buckets b
+        JOIN unnest(CAST(:stocks AS uuid[]), CAST(:ns AS smallint[])) AS u(stock_id, n)
+          ON b.stock_id = u.stock_id AND b.n = u.n
+        ORDER BY b.stock_id, b.n FOR UPDATE OF b"""), {"stocks": [k[0] for k in keys], "ns": [k[1] for k in keys]})
+
+
+# ---------------------------------------------------------------------------------------------
+# allocations and shipments
+
+
+_ALLOCATION_COLUMNS = "id, reference, variant_id, warehouse_id, quantity, shipped, lots"
+
+
+async def allocate(session: AsyncSession, reference: str, *, order_reference: str,
+                   actor: str | None) -> list[AllocationRow]:
+    """Turn what `reference` holds into allocations for `order_reference` (an order was placed).
+
+    Lot-tracked stock is allocated first-expiring-first-out from unexpired lots. Returns the
+    allocations; an empty list means nothing was held (it expired): the caller reserves again.
+    """
+    rows = await _rows(session, f"DELETE FROM stock_reservations WHERE reference = :r "  # noqa: S608 - only constant column lists are interpolated
+                                f"RETURNING {_RESERVATION_COLUMNS}", r=reference)
+    if not rows:
+        return []
+    per_bucket: dict[tuple[uuid.UUID, int], int] = defaultdict(int)
+    meta: dict[tuple[uuid.UUID, int], tuple[uuid.UUID, uuid.UUID]] = {}
+    for r in rows:
+        per_bucket[(r[2], r[3])] += int(r[6])
+        meta[(r[2], r[3])] = (r[4], r[5])
+    keys = sorted(per_bucket)
+    await _lock_buckets(session, keys)
+    await session.execute(text("""
+        UPDATE stock_buckets b SET reserved = b.reserved - u.q, allocated = b.allocated + u.q
+        FROM unnest(CAST(:stocks AS uuid[]), CAST(:ns AS smallint[]), CAST(:qs AS integer[])) AS u(stock_id, n, q)
+        WHERE b.stock_id = u.stock_id AND b.n = u.n"""),
+        {"stocks": [k[0] for k in keys], "ns": [k[1] for k in keys], "qs": [per_bucket[k] for k in keys]})
+    lots = await _pick_lots(session, keys, per_bucket, meta)
+    allocations = [AllocationRow(uuid.uuid4(), order_reference, meta[k][0], meta[k][1], per_bucket[k], 0,
+                                 lots.get(k, [])) for k in keys]
+    for k, a in zip(keys, allocations, strict=True):
+        await session.execute(text("""
+            INSERT INTO stock_allocations (id, reference, stock_id, bucket, variant_id, warehouse_id, quantity,
+                                           shipped, lots, created_at)
+            VALUES (:id, :ref, :s, :n, :v, :w, :q, 0, CAST(:lots AS jsonb), now())"""),
+            {"id": a.id, "ref": order_reference, "s": k[0], "n": k[1], "v": a.variant_id, "w": a.warehouse_id,
+             "q": a.quantity, "lots": _json(a.lots)})
+    ref_type, ref_id = _split_reference(order_reference)
+    await _insert_movements(session, [
+        dict(stock_id=k[0], variant_id=meta[k][0], warehouse_id=meta[k][1], kind="allocation",
+             quantity=per_bucket[k], on_hand_delta=0, reserved_delta=-per_bucket[k],
+             allocated_delta=per_bucket[k], lot_id=None)
+        for k in keys
+    ], reason=f"from {reference}", reference_type=ref_type, reference_id=ref_id, actor=actor)
+    return allocations
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+async def _pick_lots(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]],
+                     per_bucket: dict[tuple[uuid.UUID, int], int],
+                     meta: dict[tuple[uuid.UUID, int], tuple[uuid.UUID, uuid.UUID]]) -> dict[Any, list[dict[str, Any]]]:
+    tracked = {r[0] for r in await _rows(
+        session, "SELECT variant_id FROM inventory_items WHERE lot_tracked AND variant_id = ANY(CAST(:v AS uuid[]))",
+        v=sorted({m[0] for m in meta.values()}))}
+    picked: dict[Any, list[dict[str, Any]]] = {}
+    today = utcnow().date()
+    for k in keys:
+        if meta[k][0] not in tracked:
+            continue
+        lots = await _rows(session, """SELECT id, expires_on, on_hand - allocated FROM stock_lots
+                                       WHERE stock_id = :s ORDER BY expires_on NULLS LAST, id FOR UPDATE""", s=k[0])
+        picks, left = rules.fefo([rules.Lot(r[0], r[1], r[2]) for r in lots], per_bucket[k], today)
+        if left:
+            raise InsufficientStock([FieldError(f"lines[{meta[k][0]}]", "insufficient_stock",
+                                                "Not enough unexpired stock in the warehouse's lots.")])
+        await session.execute(text("""
+            UPDATE stock_lots l SET allocated = l.allocated + u.q
+            FROM unnest(CAST(:ids AS uuid[]), CAST(:qs AS integer[])) AS u(id, q) WHERE l.id = u.id"""),
+            {"ids": [p[0] for p in picks], "qs": [p[1] for p in picks]})
+        picked[k] = [{"lot_id": str(lot_id), "quantity": q} for lot_id, q in picks]
+    return picked
+
+
+async def allocations(session: AsyncSession, reference: str) -> list[AllocationRow]:
+    rows = await _rows(session, f"SELECT {_ALLOCATION_COLUMNS} FROM stock_allocations WHERE reference = :r "  # noqa: S608 - only constant column lists are interpolated
+                                "ORDER BY variant_id, id", r=reference)
+    return [AllocationRow(*r) for r in rows]
+
+
+async def ship(session: AsyncSession, allocation_id: uuid.UUID, quantity: int, *, actor: str | None,
+               reference_id: str | None = None) -> AllocationRow:
+    """Units of an allocation leave the warehouse: on hand and allocated both drop."""
+    found = await _rows(session, """SELECT stock_id, bucket, variant_id, warehouse_id, quantity, lots, reference
+                                    FROM stock_allocations WHERE id = :id FOR UPDATE""", id=allocation_id)
+    if not found:
+        from mercato.modules.inventory.errors import AllocationNotFound
+
+        raise AllocationNotFound()
+    stock_id, bucket, variant_id, warehouse_id, open_quantity, lots, reference = found[0]
+    if not 0 < quantity <= open_quantity:
+        raise InvalidInventory([FieldError("quantity", "invalid", f"Between 1 and {open_quantity}.")])
+    await _rows(session, "SELECT 1 FROM stock_levels WHERE id = :s FOR UPDATE", s=stock_id)
+    await _lock_buckets(session, [(stock_id, bucket)])
+    await session.execute(text("UPDATE stock_levels SET on_hand = on_hand - :q, updated_at = now() WHERE id = :s"),
+                          {"q": quantity, "s": stock_id})
+    await session.execute(text("""UPDATE stock_buckets SET allocated = allocated - :q, quota = quota - :q
+                                  WHERE stock_id = :s AND n = :n"""), {"q": quantity, "s": stock_id, "n": bucket})
+    left, remaining_lots, shipped_lots = quantity, [], []
+    for lot in lots:
+        got = min(left, int(lot["quantity"]))
+        left -= got
+        if got:
+            shipped_lots.append((uuid.UUID(lot["lot_id"]), got))
+        if int(lot["quantity"]) - got:
+            remaining_lots.append({"lot_id": lot["lot_id"], "quantity": int(lot["quantity"]) - got})
+    if shipped_lots:
+        await session.execute(text("""
+            UPDATE stock_lots l SET on_hand = l.on_hand - u.q, allocated = l.allocated - u.q
+            FROM unnest(CAST(:ids AS uuid[]), CAST(:qs AS integer[])) AS u(id, q) WHERE l.id = u.id"""),
+            {"ids": [p[0] for p in shipped_lots], "qs": [p[1] for p in shipped_lots]})
+    await session.execute(text("""UPDATE stock_allocations SET quantity = quantity - :q, shipped = shipped + :q,
+                                  lots = CAST(:lots AS jsonb) WHERE id = :id"""),
+                          {"q": quantity, "lots": _json(remaining_lots), "id": allocation_id})
+    ref_type, ref_id = _split_reference(reference)
+    parts: list[tuple[uuid.UUID | None, int]] = list(shipped_lots) or [(None, quantity)]
+    await _insert_movements(session, [
+        dict(stock_id=stock_id, variant_id=variant_id, warehouse_id=warehouse_id, kind="shipment", quantity=q,
+             on_hand_delta=-q, reserved_delta=0, allocated_delta=-q, lot_id=lot_id)
+        for lot_id, q in parts
+    ], reason=None, reference_type=ref_type, reference_id=reference_id or ref_id, actor=actor)
+    row = (await _rows(session, f"SELECT {_ALLOCATION_COLUMNS} FROM stock_allocations WHERE id = :id",  # noqa: S608 - only constant column lists are interpolated
+                       id=allocation_id))[0]
+    return AllocationRow(*row)
+
+
+async def deallocate(session: AsyncSession, reference: str, *, actor: str | None) -> int:
+    """Give back what an order still has allocated and not shipped (the order was cancelled)."""
+    rows = await _rows(session, """SELECT id, stock_id, bucket, variant_id, warehouse_id, quantity, lots
+                                   FROM stock_allocations WHERE reference = :r AND quantity > 0
+                                   ORDER BY id FOR UPDATE""", r=reference)
+    await session.execute(text("UPDATE stock_allocations SET quantity = 0, lots = '[]'::jsonb "
+                               "WHERE id = ANY(CAST(:ids AS uuid[]))"), {"ids": [r[0] for r in rows]})
+    if not rows:
+        return 0
+    per_bucket: dict[tuple[uuid.UUID, int], int] = defaultdict(int)
+    for r in rows:
+        per_bucket[(r[1], r[2])] += int(r[5])
+    keys = sorted(per_bucket)
+    await _lock_buckets(session, keys)
+    await session.execute(text("""
+        UPDATE stock_buckets b SET allocated = b.allocated - u.q
+        FROM unnest(CAST(:stocks AS uuid[]), CAST(:ns AS smallint[]), CAST(:qs AS integer[])) AS u(stock_id, n, q)
+        WHERE b.stock_id = u.stock_id AND b.n = u.n"""),
+        {"stocks": [k[0] for k in keys], "ns": [k[1] for k in keys], "qs": [per_bucket[k] for k in keys]})
+    lot_parts = [(uuid.UUID(lot["lot_id"]), int(lot["quantity"])) for r in rows for lot in (r[6] or [])]
+    if lot_parts:
+        await session.execute(text("""
+            UPDATE stock_lots l SET allocated = l.allocated - u.q
+            FROM unnest(CAST(:ids AS uuid[]), CAST(:qs AS integer[])) AS u(id, q) WHERE l.id = u.id"""),
+            {"ids": [p[0] for p in lot_parts], "qs": [p[1] for p in lot_parts]})
+    ref_type, ref_id = _split_reference(reference)
+    await _insert_movements(session, [
+        dict(stock_id=r[1], variant_id=r[3], warehouse_id=r[4], kind="release", quantity=int(r[5]),
+             on_hand_delta=0, reserved_delta=0, allocated_delta=-int(r[5]), lot_id=None)
+        for r in rows
+    ], reason="deallocated", reference_type=ref_type, reference_id=ref_id, actor=actor)
+    await recompute_availability(session, sorted({r[3] for r in rows}))
+    return sum(int(r[5]) for r in rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# availability per channel
+
+
+_AVAILABILITY_ROWS = """
+INSERT INTO inventory_availability (variant_id, channel_id, sellable)
+SELECT v, c.id, false FROM unnest(CAST(:variants AS uuid[])) v CROSS JOIN channels c
+ON CONFLICT DO NOTHING
+"""
+
+_AVAILABILITY_UPDATE = """
+WITH computed AS (
+    SELECT a.variant_id, a.channel_id, EXISTS (
+        SELECT 1 FROM stock_levels s
+        JOIN warehouses w ON w.id = s.warehouse_id AND w.is_active AND a.channel_id = ANY(w.channel_ids)
+        JOIN stock_buckets b ON b.stock_id = s.id
+        WHERE s.variant_id = a.variant_id AND b.quota - b.reserved - b.allocated > 0) AS sellable
+    FROM inventory_availability a WHERE a.variant_id = ANY(CAST(:variants AS uuid[]))
+)
+UPDATE inventory_availability a SET sellable = c.sellable
+FROM computed c
+WHERE a.variant_id = c.variant_id AND a.channel_id = c.channel_id AND a.sellable IS DISTINCT FROM c.sellable
+RETURNING a.variant_id
+"""
+
+
+async def recompute_availability(session: AsyncSession, variant_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Bring `inventory_availability` in step for these variants; returns those whose sellability flipped.
+
+    The rows are locked before the new values are computed in a second statement: under READ
+    COMMITTED that statement sees every change committed by whoever held the lock before, so two
+    buyers taking the last units of two buckets cannot both leave a stale "in stock" behind.
+    """
+    variants = sorted(set(variant_ids))
+    if not variants:
+        return []
+    await session.execute(text(_AVAILABILITY_ROWS), {"variants": variants})
+    await session.execute(text("""SELECT 1 FROM inventory_availability WHERE variant_id = ANY(CAST(:variants AS uuid[]))
+                                   ORDER BY variant_id, channel_id FOR UPDATE"""), {"variants": variants})
+    flipped = sorted({r[0] for r in await _rows(session, _AVAILABILITY_UPDATE, variants=variants)})
+    if flipped:
+        await catalog.stock_changed(session, flipped)
+    return flipped
+
+
+async def recompute_availability_for_warehouse(session: AsyncSession, warehouse_id: uuid.UUID) -> None:
+    """After a warehouse's channels or active flag changed, every variant it stocks may have flipped."""
+    variants = [r[0] for r in await _rows(session, "SELECT variant_id FROM stock_levels WHERE warehouse_id = :w",
+                                          w=warehouse_id)]
+    for start in range(0, len(variants), 1000):
+        await recompute_availability(session, variants[start:start + 1000])
+
+
+# ---------------------------------------------------------------------------------------------
+# low stock
+
+
+async def _check_low(session: AsyncSession, row: StockRow) -> None:
+    """Emit `stock.low` once when available stock falls to the threshold; re-arm when it recovers."""
+    threshold = row.low_stock_threshold if row.low_stock_threshold is not None else row.reorder_point
+    if threshold is None:
+        return
+    if row.available <= threshold:
+        marked = await _rows(session, """UPDATE stock_levels SET low_since = now()
+                                         WHERE id = :s AND low_since IS NULL RETURNING 1""", s=row.stock_id)
+        if marked:
+            await emit(session, {
+                "variant_id": str(row.variant_id), "warehouse_id": str(row.warehouse_id), "sku": row.sku,
+                "warehouse_code": row.warehouse_code, "available": row.available, "threshold": threshold,
+                "reorder_point": row.reorder_point, "reorder_quantity": row.reorder_quantity,
+            }, name="stock.low")
+    else:
+        await session.execute(text("UPDATE stock_levels SET low_since = NULL WHERE id = :s AND low_since IS NOT NULL"),
+                              {"s": row.stock_id})
+
+
+async def sweep_low_stock(session: AsyncSession, *, limit: int = 1000) -> int:
+    """Catch dips caused by reservations (whose fast path does not look at thresholds)."""
+    ids = [r[0] for r in await _rows(session, """
+        SELECT s.id FROM stock_levels s
+        JOIN LATERAL (SELECT sum(reserved + allocated) AS used FROM stock_buckets WHERE stock_id = s.id) b ON true
+        WHERE coalesce(s.low_stock_threshold, s.reorder_point) IS NOT NULL
+          AND (s.low_since IS NULL) = (s.on_hand - coalesce(b.used, 0) - s.safety_stock
+                                       <= coalesce(s.low_stock_threshold, s.reorder_point))
+        ORDER BY s.id LIMIT :n""", n=limit)]
+    for stock_id in ids:
+        await _check_low(session, await _one_row(session, stock_id))
+    return len(ids)
+
+
+# ---------------------------------------------------------------------------------------------
+# the ledger invariant
+
+
+_VERIFY = """
+WITH ledger AS (
+    SELECT stock_id, sum(on_hand_delta) AS on_hand, sum(reserved_delta) AS reserved,
+           sum(allocated_delta) AS allocated
+    FROM stock_movements GROUP BY stock_id
+), buckets AS (
+    SELECT stock_id, sum(reserved) AS reserved, sum(allocated) AS allocated,
+           bool_or(reserved + allocated > quota) AS over_quota
+    FROM stock_buckets GROUP BY stock_id
+), held AS (
+    SELECT stock_id, sum(quantity) AS reserved FROM stock_reservations GROUP BY stock_id
+), allocs AS (
+    SELECT stock_id, sum(quantity) AS allocated FROM stock_allocations GROUP BY stock_id
+), lots AS (
+    SELECT stock_id, sum(on_hand) AS on_hand FROM stock_lots GROUP BY stock_id
+)
+SELECT s.id, s.on_hand, coalesce(l.on_hand, 0), coalesce(b.reserved, 0), coalesce(l.reserved, 0),
+       coalesce(h.reserved, 0), coalesce(b.allocated, 0), coalesce(l.allocated, 0), coalesce(a.allocated, 0),
+       coalesce(b.over_quota, false), lt.on_hand, coalesce(i.lot_tracked, false)
+FROM stock_levels s
+LEFT JOIN ledger l ON l.stock_id = s.id
+LEFT JOIN buckets b ON b.stock_id = s.id
+LEFT JOIN held h ON h.stock_id = s.id
+LEFT JOIN allocs a ON a.stock_id = s.id
+LEFT JOIN lots lt ON lt.stock_id = s.id
+LEFT JOIN inventory_items i ON i.variant_id = s.variant_id
+"""
+
+
+async def verify(session: AsyncSession) -> list[Discrepancy]:
+    """Every stock row against its ledger: on hand, reserved and allocated each equal the sum of
+    their movements (and the live reservations / allocations); no bucket over its quota; a
+    lot-tracked row's on hand equals its lots'. Empty when all is well."""
+    found: list[Discrepancy] = []
+    for r in await _rows(session, _VERIFY):
+        checks = [("on_hand = sum of movements", r[2], r[1]), ("reserved = sum of movements", r[4], r[3]),
+                  ("reserved = live reservations", r[5], r[3]), ("allocated = sum of movements", r[7], r[6]),
+                  ("allocated = open allocations", r[8], r[6]), ("no bucket over quota", 0, int(bool(r[9])))]
+        if r[11] and r[10] is not None:
+            checks.append(("on_hand = sum of lots", int(r[10]), r[1]))
+        found.extend(Discrepancy(r[0], what, int(expected), int(actual))
+                     for what, expected, actual in checks if int(expected) != int(actual))
+    return found
