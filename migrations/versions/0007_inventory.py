@@ -269,6 +269,10 @@ def upgrade() -> None:
     )
     op.create_index('ix_stock_reservations_expires_at', 'stock_reservations', ['expires_at'], unique=False)
     op.create_index('ix_stock_reservations_reference', 'stock_reservations', ['reference'], unique=False)
+    op.create_index('ix_purchase_orders_supplier', 'purchase_orders', ['supplier_id', 'id'], unique=False)
+    op.create_index('ix_stock_transfers_status', 'stock_transfers', ['status', 'id'], unique=False)
+    op.create_index('ix_stock_transfer_lines_variant', 'stock_transfer_lines', ['variant_id'], unique=False)
+    op.create_index('ix_stock_counts_status', 'stock_counts', ['status', 'id'], unique=False)
     op.add_column('channels', sa.Column('reservation_ttl_s', sa.Integer(), server_default='900', nullable=False))
     op.create_check_constraint(op.f('ck_channels_reservation_ttl'), 'channels', 'reservation_ttl_s BETWEEN 60 AND 86400')
     for sequence in ('purchase_order_numbers', 'transfer_numbers', 'stock_count_numbers'):

@@ -264,3 +264,22 @@ async def test_availability_follows_the_warehouse_channels(session: AsyncSession
     await session.flush()
     await stock.recompute_availability_for_warehouse(session, wh.id)
     assert await sellable(session, variant, "web-eu")
+
+
+async def test_a_transfer_cannot_take_units_buyers_hold_but_a_write_off_records_the_loss(
+    session: AsyncSession,
+) -> None:
+    [variant] = await make_tracked_variants(session)
+    wh = (await make_warehouse(session)).id
+    await receive(session, variant, wh, 5)
+    await stock.reserve(session, reference="cart:a", lines=[ReserveLine(variant, 4)], channel_id=None, country=None,
+                        ttl=TTL)
+    with pytest.raises(InsufficientStock):
+        await stock.change_on_hand(session, variant_id=variant, warehouse_id=wh, kind="transfer_out", delta=-2,
+                                   actor="t", reference_type="transfer", reference_id="tr-1")
+    await stock.change_on_hand(session, variant_id=variant, warehouse_id=wh, kind="transfer_out", delta=-1,
+                               actor="t", reference_type="transfer", reference_id="tr-1")
+    lost = await stock.change_on_hand(session, variant_id=variant, warehouse_id=wh, kind="write_off", delta=-2,
+                                      reason="water damage", actor="t")
+    assert (lost.on_hand, lost.reserved, lost.available) == (2, 4, -2)
+    assert await stock.verify(session) == []

@@ -252,7 +252,10 @@ class PurchaseOrder(TimestampMixin, Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
-    __table_args__ = (Index("ix_purchase_orders_status", "status", "id"),)
+    __table_args__ = (
+        Index("ix_purchase_orders_status", "status", "id"),
+        Index("ix_purchase_orders_supplier", "supplier_id", "id"),
+    )
 
 
 class PurchaseOrderLine(Base):
@@ -285,7 +288,10 @@ class Transfer(TimestampMixin, Base):
     received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
-    __table_args__ = (CheckConstraint("from_warehouse_id <> to_warehouse_id", name="two_warehouses"),)
+    __table_args__ = (
+        CheckConstraint("from_warehouse_id <> to_warehouse_id", name="two_warehouses"),
+        Index("ix_stock_transfers_status", "status", "id"),
+    )
 
 
 class TransferLine(Base):
@@ -299,6 +305,7 @@ class TransferLine(Base):
 
     __table_args__ = (
         UniqueConstraint("transfer_id", "variant_id", name="transfer_variant"),
+        Index("ix_stock_transfer_lines_variant", "variant_id"),
         CheckConstraint("quantity > 0 AND quantity_received >= 0 AND quantity_received <= quantity",
                         name="quantities"),
     )
@@ -313,6 +320,8 @@ class StockCount(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="open")
     applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __table_args__ = (Index("ix_stock_counts_status", "status", "id"),)
 
 
 class StockCountLine(Base):

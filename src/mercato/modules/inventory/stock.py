@@ -41,6 +41,8 @@ MOVEMENT_KINDS = ("receipt", "adjustment", "reservation", "release", "allocation
                   "write_off", "transfer_out", "transfer_in", "count_correction")
 ON_HAND_KINDS = frozenset({"receipt", "adjustment", "return", "write_off", "transfer_out", "transfer_in",
                            "count_correction"})
+# Moving stock out of a warehouse may not take units that buyers hold or orders are allocated.
+_REFUSE_BELOW_PROMISED = frozenset({"transfer_out"})
 _DEADLOCK_RETRIES = 3
 
 
@@ -271,6 +273,16 @@ async def change_on_hand(
         return await _one_row(session, stock_id)
     if on_hand + change < 0:
         raise NegativeOnHand(on_hand)
+    if kind in _REFUSE_BELOW_PROMISED and change < 0:
+        # Units promised to buyers must not be moved away; damage and loss (write-offs, adjustments)
+        # are facts to record even when they leave promises uncovered.
+        promised = int((await _rows(session, """
+            SELECT coalesce(sum(reserved + allocated), 0) FROM (
+                SELECT reserved, allocated FROM stock_buckets WHERE stock_id = :s ORDER BY n FOR UPDATE) b""",
+            s=stock_id))[0][0])
+        if on_hand + change < promised:
+            raise InsufficientStock([FieldError("quantity", "insufficient_stock",
+                                                f"{on_hand - promised} of {on_hand} on hand are not promised.")])
     policy = await _policy(session, variant_id)
     parts: list[tuple[uuid.UUID | None, int]] = [(None, change)]
     if policy.lot_tracked:
