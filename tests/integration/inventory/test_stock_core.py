@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.clock import utcnow
 from mercato.modules.inventory import stock
-from mercato.modules.inventory.errors import InsufficientStock, LotRequired, NegativeOnHand
+from mercato.modules.inventory.errors import InsufficientStock, InvalidInventory, LotRequired, NegativeOnHand
 from mercato.modules.inventory.stock import ReserveLine
 from tests.integration.catalog.factories import channel_ids
 from tests.integration.inventory.factories import make_tracked_variants, make_warehouse, set_policy
@@ -282,4 +282,16 @@ async def test_a_transfer_cannot_take_units_buyers_hold_but_a_write_off_records_
     lost = await stock.change_on_hand(session, variant_id=variant, warehouse_id=wh, kind="write_off", delta=-2,
                                       reason="water damage", actor="t")
     assert (lost.on_hand, lost.reserved, lost.available) == (2, 4, -2)
+    assert await stock.verify(session) == []
+
+
+async def test_absurd_quantities_are_refused_before_they_reach_a_32_bit_column(session: AsyncSession) -> None:
+    [variant] = await make_tracked_variants(session)
+    wh = (await make_warehouse(session)).id
+    await receive(session, variant, wh, stock.MAX_ON_HAND)
+    with pytest.raises(InvalidInventory):
+        await receive(session, variant, wh, 1)
+    await set_policy(session, variant, backorder_limit=2_000_000_000, preorder_cap=2_000_000_000,
+                     preorder_release_at=utcnow() + timedelta(days=1))
+    assert (await row(session, variant, wh)).on_hand == stock.MAX_ON_HAND
     assert await stock.verify(session) == []

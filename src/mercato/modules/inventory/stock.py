@@ -44,6 +44,8 @@ ON_HAND_KINDS = frozenset({"receipt", "adjustment", "return", "write_off", "tran
 # Moving stock out of a warehouse may not take units that buyers hold or orders are allocated.
 _REFUSE_BELOW_PROMISED = frozenset({"transfer_out"})
 _DEADLOCK_RETRIES = 3
+# Far beyond any real warehouse, and with the policy allowances still inside a 32-bit column.
+MAX_ON_HAND = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,7 @@ async def _rebalance(session: AsyncSession, stock_id: uuid.UUID, policy: _Policy
             WHERE stock_id = :s AND expires_on < (now() AT TIME ZONE 'UTC')::date""", s=stock_id))[0][0])
     used = [int(b[1]) for b in buckets]
     active = [i for i, b in enumerate(buckets) if b[0] < policy.buckets]
-    free = stock[0] - expired - stock[1] + policy.allowance() - sum(used)
+    free = min(stock[0] - expired - stock[1] + policy.allowance() - sum(used), MAX_ON_HAND)
     quotas = list(used)
     for i, quota in zip(active, rules.split_quota(free, [used[i] for i in active]), strict=True):
         quotas[i] = quota
@@ -273,6 +275,8 @@ async def change_on_hand(
         return await _one_row(session, stock_id)
     if on_hand + change < 0:
         raise NegativeOnHand(on_hand)
+    if on_hand + change > MAX_ON_HAND:
+        raise InvalidInventory([FieldError("quantity", "too_large", f"On hand cannot exceed {MAX_ON_HAND}.")])
     if kind in _REFUSE_BELOW_PROMISED and change < 0:
         # Units promised to buyers must not be moved away; damage and loss (write-offs, adjustments)
         # are facts to record even when they leave promises uncovered.
