@@ -30,6 +30,8 @@ db_app = typer.Typer(help="The embedded PostgreSQL server (ignored when DATABASE
 outbox_app = typer.Typer(help="Inspect and re-drive the event outbox.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(outbox_app, name="outbox")
+inventory_app = typer.Typer(help="Stock and its ledger.", no_args_is_help=True)
+app.add_typer(inventory_app, name="inventory")
 
 console = Console(stderr=True)
 T = TypeVar("T")
@@ -210,7 +212,7 @@ def makemigration(message: Annotated[str, typer.Option("-m", "--message", help="
 
 
 def _seed(settings: Settings, *, demo: bool, products: int | None = None) -> None:
-    from mercato.modules import catalog, channels, identity
+    from mercato.modules import catalog, channels, identity, inventory
 
     steps: list[tuple[str, Callable[[Any], Awaitable[int]]]] = [
         ("currencies and channels", channels.seed_base),
@@ -219,6 +221,7 @@ def _seed(settings: Settings, *, demo: bool, products: int | None = None) -> Non
     if demo:
         if catalog.demo_data_available():
             steps.append(("the demo catalogue", catalog.seed_demo))
+            steps.append(("the demo stock", inventory.seed_demo_stock))
         else:
             console.print(f"[yellow]No demo catalogue: its data sets are not in {catalog.demo_data_dir()} "
                           "(set MERCATO_DEMO_DATA_DIR).[/yellow]")
@@ -559,6 +562,22 @@ def outbox_retry(
         return await outbox_admin.retry(session, ids)
 
     typer.echo(f"Re-queued {_with_session(_settings(), work)} event(s).")
+
+
+# ---- inventory -----------------------------------------------------------------------------------
+
+
+@inventory_app.command("verify")
+def inventory_verify() -> None:
+    """Check every stock row against its ledger (exit 1 and list the differences if any)."""
+    from mercato.modules import inventory
+
+    found = _with_session(_settings(), inventory.verify)
+    for d in found:
+        typer.echo(f"{d.stock_id}: {d.what}: expected {d.expected}, found {d.actual}")
+    if found:
+        raise typer.Exit(1)
+    typer.echo("ledger verified: every stock row equals the sum of its movements")
 
 
 def main() -> None:

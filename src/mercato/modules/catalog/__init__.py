@@ -18,6 +18,7 @@ from mercato.modules.catalog.seed import DemoDataMissing as DemoDataMissing
 from mercato.modules.catalog.seed import demo_data_available as demo_data_available
 from mercato.modules.catalog.seed import demo_data_dir as demo_data_dir
 from mercato.modules.catalog.seed import seed_demo as seed_demo
+from mercato.modules.catalog.stock_hooks import stock_changed as stock_changed
 from mercato.modules.catalog.storefront import SORTS as SORTS
 from mercato.modules.catalog.storefront import ProductQuery as ProductQuery
 from mercato.modules.catalog.storefront import list_products_json as list_products_json

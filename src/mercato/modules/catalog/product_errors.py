@@ -47,6 +47,16 @@ class ProductNotDeletable(Conflict):
         super().__init__(f"Only draft or archived products can be deleted; this one is {status!r}. Archive it first.")
 
 
+class HasHistory(Conflict):
+    """Stock movements, allocations or purchase orders refer to it: those records must stay."""
+
+    code = "catalog.has_stock_history"
+    title = "Has stock history"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"This {what} has stock history or purchase orders, which must be kept. Archive it instead.")
+
+
 class VariantNotFound(NotFound):
     code = "catalog.variant_not_found"
     title = "Variant not found"

@@ -32,7 +32,10 @@ _REF_MAX = 200  # slugs are at most 200 characters; anything longer cannot name 
 
 # `json` (not `jsonb`) builders keep the keys in ProductDetail's order. A variant's price is its
 # lowest current one in the channel (scheduled prices may overlap); variants with none are not
-# for sale there and are left out, and a product left with no variant is not found.
+# for sale there and are left out, and a product left with no variant is not found. A variant is in
+# stock when it does not track inventory or the inventory module marks it sellable in the channel
+# (`inventory_availability`, read by table name); the product, when any shown variant is (the
+# listing read model applies the same rule).
 _RENDER = """
 WITH ch AS (
     SELECT id FROM channels WHERE code = $1 AND is_active
@@ -42,10 +45,11 @@ WITH ch AS (
     ORDER BY l.product_id = $3 DESC NULLS LAST
     LIMIT 1
 ), priced AS (
-    SELECT v.id, v.sku, v.name, v.options, v.track_inventory, v.position, pr.amount, pr.currency,
-           pr.compare_at_amount
+    SELECT v.id, v.sku, v.name, v.options, v.position, pr.amount, pr.currency, pr.compare_at_amount,
+           NOT v.track_inventory OR coalesce(av.sellable, false) AS in_stock
     FROM listed JOIN variants v ON v.product_id = listed.product_id
     CROSS JOIN ch
+    LEFT JOIN inventory_availability av ON av.variant_id = v.id AND av.channel_id = ch.id
     CROSS JOIN LATERAL (
         SELECT vp.amount, vp.currency, vp.compare_at_amount FROM variant_prices vp
         WHERE vp.variant_id = v.id AND vp.channel_id = ch.id
@@ -70,16 +74,14 @@ SELECT EXISTS (SELECT 1 FROM ch) AS channel_found, p.slug, json_build_object(
         FROM product_media m WHERE m.product_id = p.id AND m.status <> 'failed'), '[]'::json),
     'price', (SELECT json_build_object('amount', amount, 'currency', currency) FROM priced
               ORDER BY amount, id LIMIT 1),
-    'in_stock', (SELECT bool_or(NOT track_inventory) FROM priced),
+    'in_stock', (SELECT bool_or(in_stock) FROM priced),
     'rating_avg', p.rating_avg, 'rating_count', p.rating_count,
     'variants', (SELECT json_agg(json_build_object(
         'id', id, 'sku', sku, 'name', name,
         'price', json_build_object('amount', amount, 'currency', currency),
         'compare_at_price', CASE WHEN compare_at_amount IS NULL THEN NULL
                                  ELSE json_build_object('amount', compare_at_amount, 'currency', currency) END,
-        -- Until the inventory module exists, only variants that do not track stock are in stock
-        -- (the listing read model applies the same rule).
-        'in_stock', NOT track_inventory, 'options', options
+        'in_stock', in_stock, 'options', options
     ) ORDER BY position, id) FROM priced)
 )::text AS document  -- text: parsed once, by orjson, not by the driver's json codec
 FROM (SELECT 1) AS one

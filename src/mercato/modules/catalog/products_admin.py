@@ -34,6 +34,7 @@ from mercato.modules.catalog.errors import ProductNotFound
 from mercato.modules.catalog.models import Brand, Category, Product, ProductType, Variant, VariantPrice
 from mercato.modules.catalog.product_errors import (
     CommentRequired,
+    HasHistory,
     InvalidTransition,
     NotPublishable,
     ProductNotDeletable,
@@ -372,7 +373,11 @@ async def delete_product(session: AsyncSession, cache: Cache, product: Product, 
     if product.status not in ("draft", "archived"):
         raise ProductNotDeletable(product.status)
     product_id = product.id
-    await session.execute(delete(Product).where(Product.id == product_id))
+    try:
+        async with session.begin_nested():
+            await session.execute(delete(Product).where(Product.id == product_id))
+    except IntegrityError:
+        raise HasHistory("product") from None
     await emit(session, events.ProductDeleted(product_id=str(product_id), actor=actor))
     after_commit(session, lambda: invalidate_product(cache, product_id))
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Boolean, String, Uuid, column, delete, func, select, table
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.cache import Cache
@@ -16,7 +17,7 @@ from mercato.kit.ids import parse_id
 from mercato.kit.outbox import emit
 from mercato.modules.catalog import events, products_admin
 from mercato.modules.catalog.models import Product, ProductType, Variant, VariantPrice
-from mercato.modules.catalog.product_errors import SkuTaken, VariantNotFound, invalid
+from mercato.modules.catalog.product_errors import HasHistory, SkuTaken, VariantNotFound, invalid
 from mercato.modules.catalog.products_schemas import PriceIn, VariantIn, VariantPatchIn
 
 # Read by table name, as the storefront does: the channels module's models are its own.
@@ -233,7 +234,11 @@ async def update_variant(
 
 async def delete_variant(session: AsyncSession, cache: Cache, product: Product, variant: Variant, *,
                          actor: str) -> None:
-    await session.execute(delete(Variant).where(Variant.id == variant.id))
+    try:
+        async with session.begin_nested():
+            await session.execute(delete(Variant).where(Variant.id == variant.id))
+    except IntegrityError:
+        raise HasHistory("variant") from None
     await _changed(session, cache, product, "variant_delete", actor)
 
 

@@ -27,6 +27,7 @@ def _out(channel: Channel) -> ChannelOut:
         id=str(channel.id), code=channel.code, name=channel.name, currency=channel.currency,
         default_country=channel.default_country, countries=list(channel.countries),
         prices_include_tax=channel.prices_include_tax, is_active=channel.is_active,
+        reservation_ttl_s=channel.reservation_ttl_s,
     )
 
 
@@ -49,11 +50,13 @@ async def create_channel(
     body: ChannelCreateIn, request: Request, response: Response, _: Principal = Depends(MANAGE),
     session: AsyncSession = Depends(get_session),
 ) -> ChannelOut:
-    """Code taken → 409 `channel.code_taken`; currency not ISO 4217 or countries not ISO 3166 → 422."""
+    """Code taken → 409 `channel.code_taken`; currency not ISO 4217, countries not ISO 3166 or
+    `reservation_ttl_s` outside 60..86400 → 422."""
     channel = await service.create_channel(
         session, request.app.state.cache, code=body.code, currency=body.currency, default_country=body.default_country,
         fields=service.ChannelFields(name=body.name, countries=body.countries,
-                                     prices_include_tax=body.prices_include_tax, is_active=body.is_active),
+                                     prices_include_tax=body.prices_include_tax, is_active=body.is_active,
+                                     reservation_ttl_s=body.reservation_ttl_s),
     )
     response.headers["ETag"] = _etag(channel)
     response.headers["Location"] = f"/admin/channels/{channel.id}"
@@ -83,7 +86,8 @@ async def update_channel(
     channel = await service.update_channel(
         session, request.app.state.cache, channel, currency=body.currency,
         fields=service.ChannelFields(name=body.name, default_country=body.default_country, countries=body.countries,
-                                     prices_include_tax=body.prices_include_tax, is_active=body.is_active),
+                                     prices_include_tax=body.prices_include_tax, is_active=body.is_active,
+                                     reservation_ttl_s=body.reservation_ttl_s),
     )
     response.headers["ETag"] = _etag(channel)
     return _out(channel)

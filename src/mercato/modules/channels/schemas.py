@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+TTL_DESCRIPTION = "Seconds checkout holds a buyer's stock, refreshed while they are active (60 to 86400)"
+
 
 class ChannelOut(BaseModel):
     id: str
@@ -12,6 +14,7 @@ class ChannelOut(BaseModel):
     countries: list[str]
     prices_include_tax: bool
     is_active: bool
+    reservation_ttl_s: int = Field(description="Seconds checkout holds stock for a buyer (refreshed while active)")
 
 
 class ChannelList(BaseModel):
@@ -32,6 +35,7 @@ class ChannelCreateIn(_Body):
                                         description="Countries sold to (default: the default country)")
     prices_include_tax: bool = True
     is_active: bool = True
+    reservation_ttl_s: int = Field(default=900, ge=60, le=86400, description=TTL_DESCRIPTION)
 
 
 class ChannelUpdateIn(_Body):
@@ -43,3 +47,4 @@ class ChannelUpdateIn(_Body):
     countries: list[str] | None = Field(default=None, max_length=300)
     prices_include_tax: bool | None = None
     is_active: bool | None = None
+    reservation_ttl_s: int | None = Field(default=None, ge=60, le=86400, description=TTL_DESCRIPTION)

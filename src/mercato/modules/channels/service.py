@@ -24,6 +24,10 @@ from mercato.modules.channels.errors import ChannelCodeTaken, ChannelNotFound, C
 from mercato.modules.channels.models import Channel, Currency
 
 BASE_CURRENCIES = ("EUR", "USD", "GBP", "JPY")
+# Checkout holds a buyer's stock this long (refreshed while they are active): long enough to pay,
+# short enough that abandoned carts do not hide stock for long. The table's check allows 1 min to 1 day.
+DEFAULT_RESERVATION_TTL_S = 900
+RESERVATION_TTL_RANGE = (60, 86_400)
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class ChannelInfo:
     countries: tuple[str, ...]
     prices_include_tax: bool
     is_active: bool
+    reservation_ttl_s: int = DEFAULT_RESERVATION_TTL_S  # how long checkout holds a buyer's stock
 
 
 def _info(channel: Channel) -> ChannelInfo:
@@ -93,6 +98,7 @@ def _info(channel: Channel) -> ChannelInfo:
         id=channel.id, code=channel.code, name=channel.name, currency=channel.currency,
         default_country=channel.default_country, countries=tuple(channel.countries),
         prices_include_tax=channel.prices_include_tax, is_active=channel.is_active,
+        reservation_ttl_s=channel.reservation_ttl_s,
     )
 
 
@@ -117,8 +123,11 @@ _COUNTRIES = frozenset(
 
 
 def _check(code: str | None, currency: str | None, default_country: str | None,
-           countries: list[str] | None) -> None:
+           countries: list[str] | None, reservation_ttl_s: int | None = None) -> None:
     errors: list[FieldError] = []
+    low, high = RESERVATION_TTL_RANGE
+    if reservation_ttl_s is not None and not low <= reservation_ttl_s <= high:
+        errors.append(FieldError("reservation_ttl_s", "out_of_range", f"Between {low} and {high} seconds."))
     if code is not None and not _CODE.match(code):
         errors.append(FieldError("code", "invalid", "Lower-case letters, digits and dashes, at most 50."))
     if currency is not None and not is_currency(currency):
@@ -159,6 +168,7 @@ class ChannelFields:
     countries: list[str] | None = None
     prices_include_tax: bool | None = None
     is_active: bool | None = None
+    reservation_ttl_s: int | None = None
 
 
 CACHE_TAG = "channels"
@@ -173,7 +183,7 @@ def _invalidate_after_commit(session: AsyncSession, cache: Cache) -> None:
 async def create_channel(
     session: AsyncSession, cache: Cache, *, code: str, currency: str, default_country: str, fields: ChannelFields
 ) -> Channel:
-    _check(code, currency, default_country, fields.countries)
+    _check(code, currency, default_country, fields.countries, fields.reservation_ttl_s)
     if (await session.execute(select(Channel.id).where(Channel.code == code))).first() is not None:
         raise ChannelCodeTaken(f"A channel {code!r} already exists.")
     await _ensure_currency(session, currency)
@@ -182,7 +192,8 @@ async def create_channel(
         id=uuid.uuid4(), code=code, name=fields.name or code, currency=currency,
         default_country=default_country, countries=list(fields.countries or [default_country]),
         prices_include_tax=True if fields.prices_include_tax is None else fields.prices_include_tax,
-        is_active=True if fields.is_active is None else fields.is_active, created_at=now, updated_at=now,
+        is_active=True if fields.is_active is None else fields.is_active,
+        reservation_ttl_s=fields.reservation_ttl_s or DEFAULT_RESERVATION_TTL_S, created_at=now, updated_at=now,
     )
     session.add(channel)
     try:
@@ -199,8 +210,8 @@ async def update_channel(
     """Edit the fields sent. The currency is fixed: the channel's prices are amounts in it."""
     if currency is not None and currency != channel.currency:
         raise CurrencyFixed("Prices of this channel are in its currency; create a new channel instead.")
-    _check(None, None, fields.default_country, fields.countries)
-    for name in ("name", "default_country", "prices_include_tax", "is_active"):
+    _check(None, None, fields.default_country, fields.countries, fields.reservation_ttl_s)
+    for name in ("name", "default_country", "prices_include_tax", "is_active", "reservation_ttl_s"):
         value = getattr(fields, name)
         if value is not None:
             setattr(channel, name, value)

@@ -6,6 +6,7 @@ allocations when the order is placed, ship allocations, release or deallocate wh
 
 from mercato.modules.inventory.errors import InsufficientStock as InsufficientStock
 from mercato.modules.inventory.rules import STRATEGIES as STRATEGIES
+from mercato.modules.inventory.seed import seed_demo_stock as seed_demo_stock
 from mercato.modules.inventory.stock import AllocationRow as AllocationRow
 from mercato.modules.inventory.stock import ReservationRow as ReservationRow
 from mercato.modules.inventory.stock import ReserveLine as ReserveLine

@@ -152,7 +152,8 @@ async def delete_product(
     principal: Principal = Depends(require_permission(WRITE)),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    """Only drafts and archived products (409 `catalog.product_not_deletable`)."""
+    """Only drafts and archived products (409 `catalog.product_not_deletable`), and only without stock
+    history (409 `catalog.has_stock_history`: archive it instead)."""
     product = await products_admin.locked_for_write(session, product_id, if_match)
     await products_admin.delete_product(session, _cache(request), product, actor=principal.scope)
     return Response(status_code=204)
@@ -294,12 +295,13 @@ async def update_variant(
 
 
 @variants.delete("/{variant_id}", status_code=204, response_class=Response,
-                 responses=problem_responses(401, 403, 404, 412))
+                 responses=problem_responses(401, 403, 404, 409, 412))
 async def delete_variant(
     variant_id: str, request: Request, if_match: IfMatch = None,
     principal: Principal = Depends(require_permission(WRITE)),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
+    """A variant with stock history → 409 `catalog.has_stock_history`."""
     product, variant = await variants_admin.locked_variant(session, variant_id, if_match)
     await variants_admin.delete_variant(session, _cache(request), product, variant, actor=principal.scope)
     return Response(status_code=204, headers={"ETag": products_admin.product_etag(product)})
