@@ -20,7 +20,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.clock import utcnow
@@ -43,7 +42,6 @@ ON_HAND_KINDS = frozenset({"receipt", "adjustment", "return", "write_off", "tran
                            "count_correction"})
 # Moving stock out of a warehouse may not take units that buyers hold or orders are allocated.
 _REFUSE_BELOW_PROMISED = frozenset({"transfer_out"})
-_DEADLOCK_RETRIES = 3
 # Far beyond any real warehouse, and with the policy allowances still inside a 32-bit column.
 MAX_ON_HAND = 1_000_000_000
 
@@ -200,6 +198,8 @@ async def ensure_stock(session: AsyncSession, variant_id: uuid.UUID, warehouse_i
         INSERT INTO stock_buckets (stock_id, n, quota, reserved, allocated)
         SELECT :s, n, 0, 0, 0 FROM generate_series(0, :k - 1) n ON CONFLICT DO NOTHING"""),
         {"s": stock_id, "k": policy.buckets})
+    if policy.allowance():
+        await apply_policy(session, variant_id)  # the new row may take over the backorder allowance
     return stock_id
 
 
@@ -226,9 +226,19 @@ async def _rebalance(session: AsyncSession, stock_id: uuid.UUID, policy: _Policy
         expired = int((await _rows(session, """
             SELECT coalesce(sum(on_hand - allocated), 0) FROM stock_lots
             WHERE stock_id = :s AND expires_on < (now() AT TIME ZONE 'UTC')::date""", s=stock_id))[0][0])
+    allowance = policy.allowance()
+    if allowance:
+        # Backorders and preorders are a limit per variant: they ride on one stock row only, the
+        # one in the first warehouse by priority, or two warehouses would double the limit.
+        primary = await _rows(session, """
+            SELECT s.id FROM stock_levels s JOIN warehouses w ON w.id = s.warehouse_id
+            WHERE s.variant_id = (SELECT variant_id FROM stock_levels WHERE id = :s)
+            ORDER BY w.is_active DESC, w.priority, w.code LIMIT 1""", s=stock_id)
+        if primary[0][0] != stock_id:
+            allowance = 0
     used = [int(b[1]) for b in buckets]
     active = [i for i, b in enumerate(buckets) if b[0] < policy.buckets]
-    free = min(stock[0] - expired - stock[1] + policy.allowance() - sum(used), MAX_ON_HAND)
+    free = min(stock[0] - expired - stock[1] + allowance - sum(used), MAX_ON_HAND)
     quotas = list(used)
     for i, quota in zip(active, rules.split_quota(free, [used[i] for i in active]), strict=True):
         quotas[i] = quota
@@ -246,7 +256,7 @@ async def apply_policy(session: AsyncSession, variant_id: uuid.UUID) -> None:
     """Re-split every stock row of a variant after its policy changed (bucket count, backorders...)."""
     policy = await _policy(session, variant_id)
     stock_ids = [r[0] for r in await _rows(session, """SELECT id FROM stock_levels WHERE variant_id = :v
-                                                         ORDER BY id FOR UPDATE""", v=variant_id)]
+                                                         ORDER BY id FOR NO KEY UPDATE""", v=variant_id)]
     for stock_id in stock_ids:
         await _rebalance(session, stock_id, policy)
     await recompute_availability(session, [variant_id])
@@ -268,7 +278,9 @@ async def change_on_hand(
     if (delta is None) == (set_on_hand is None):
         raise ValueError("give exactly one of delta and set_on_hand")
     stock_id = await ensure_stock(session, variant_id, warehouse_id)
-    on_hand = int((await _rows(session, "SELECT on_hand FROM stock_levels WHERE id = :s FOR UPDATE",
+    # NO KEY UPDATE: the foreign-key checks of concurrent reservation inserts take KEY SHARE locks
+    # on this row while they hold a bucket; FOR UPDATE would make the two wait on each other.
+    on_hand = int((await _rows(session, "SELECT on_hand FROM stock_levels WHERE id = :s FOR NO KEY UPDATE",
                                s=stock_id))[0][0])
     change = delta if delta is not None else (set_on_hand or 0) - on_hand
     if change == 0:
@@ -354,7 +366,7 @@ async def update_stock_settings(
             reorder_quantity = coalesce(:rq, reorder_quantity), version = version + 1, updated_at = now()
         WHERE id = :s"""), {"ss": safety_stock, "lt": low_stock_threshold, "rp": reorder_point,
                             "rq": reorder_quantity, "s": stock_id})
-    await _rows(session, "SELECT 1 FROM stock_levels WHERE id = :s FOR UPDATE", s=stock_id)
+    await _rows(session, "SELECT 1 FROM stock_levels WHERE id = :s FOR NO KEY UPDATE", s=stock_id)
     await _rebalance(session, stock_id, await _policy(session, variant_id))
     await recompute_availability(session, [variant_id])
     row = await _one_row(session, stock_id)
@@ -383,9 +395,10 @@ async def _insert_movements(session: AsyncSession, movements: list[dict[str, Any
 
 
 _CANDIDATES = """
-SELECT s.id, s.variant_id, w.id, w.priority, w.latitude, w.longitude,
-       (SELECT coalesce(sum(quota - reserved - allocated), 0) FROM stock_buckets b WHERE b.stock_id = s.id)
+SELECT s.id, s.variant_id, w.id, w.priority, w.latitude, w.longitude, b.free, b.buckets
 FROM stock_levels s
+JOIN LATERAL (SELECT coalesce(sum(greatest(quota - reserved - allocated, 0)), 0) AS free, count(*) AS buckets
+              FROM stock_buckets WHERE stock_id = s.id) b ON true
 JOIN warehouses w ON w.id = s.warehouse_id AND w.is_active
 WHERE s.variant_id = ANY(CAST(:variants AS uuid[]))
   AND (CAST(:channel AS uuid) IS NULL OR CAST(:channel AS uuid) = ANY(w.channel_ids))
@@ -399,35 +412,59 @@ _TAKE_FAST = """
 UPDATE stock_buckets b SET reserved = b.reserved + :q
 FROM (SELECT stock_id, n FROM stock_buckets
       WHERE stock_id = :s AND quota - reserved - allocated >= :q
-      ORDER BY (n + :offset) % 64 LIMIT 1 FOR UPDATE SKIP LOCKED) pick
+      ORDER BY (n + :offset) % :buckets LIMIT 1 FOR UPDATE SKIP LOCKED) pick
 WHERE b.stock_id = pick.stock_id AND b.n = pick.n
 RETURNING b.n, b.quota - b.reserved - b.allocated
 """
 
+# Wait for one bucket that had room a moment ago (the conditional update re-checks it once the
+# buyer ahead has committed): buyers queue on different rows instead of all on one.
+_TAKE_WAITING = """
+UPDATE stock_buckets SET reserved = reserved + :q
+WHERE stock_id = :s AND quota - reserved - allocated >= :q AND n = (
+    SELECT n FROM stock_buckets WHERE stock_id = :s AND quota - reserved - allocated >= :q
+    ORDER BY random() LIMIT 1)
+RETURNING n, quota - reserved - allocated
+"""
 
-async def _take(session: AsyncSession, stock_id: uuid.UUID, quantity: int) -> tuple[list[tuple[int, int]], bool]:
-    """Reserve up to `quantity` units of one stock row: the (bucket, units) taken, and whether a
-    bucket ran dry (availability may have flipped)."""
-    fast = await _rows(session, _TAKE_FAST, s=stock_id, q=quantity, offset=uuid.uuid4().int % 64)
-    if fast:
-        return [(fast[0][0], quantity)], fast[0][1] == 0
-    # Slow path: wait for every bucket, then take what is free across them. Exact, so a buyer is
-    # only refused when the stock row really cannot cover the quantity.
-    buckets = await _rows(session, """SELECT n, quota - reserved - allocated FROM stock_buckets
-                                      WHERE stock_id = :s ORDER BY n FOR UPDATE""", s=stock_id)
+# How a reservation takes units, from cheapest to surest. A mode that cannot take what the plan
+# asks for (buckets busy or just emptied) makes the whole attempt roll back to its savepoint —
+# which also drops any row lock it took without using it — and the next mode runs.
+_MODES = ("skip_locked", "wait_one", "exact")
+
+
+class _Contended(Exception):
+    """This mode could not take what the plan counted on; the next, surer mode must run."""
+
+
+async def _take(session: AsyncSession, stock_id: uuid.UUID, quantity: int, mode: str,
+                buckets: int) -> tuple[list[tuple[int, int]], bool]:
+    """Reserve `quantity` units of one stock row: the (bucket, units) taken, and whether a bucket
+    ran dry (availability may have flipped)."""
+    if mode != "exact":
+        sql = _TAKE_FAST if mode == "skip_locked" else _TAKE_WAITING
+        got = await _rows(session, sql, s=stock_id, q=quantity, offset=uuid.uuid4().int % 64,
+                          buckets=max(1, buckets))
+        if not got:
+            raise _Contended()
+        return [(got[0][0], quantity)], got[0][1] == 0
+    # Every bucket of the row is locked already (see _reserve): take what is free across them.
+    free = await _rows(session, """SELECT n, quota - reserved - allocated FROM stock_buckets
+                                   WHERE stock_id = :s ORDER BY n""", s=stock_id)
     parts: list[tuple[int, int]] = []
     left = quantity
-    for n, free in buckets:
-        got = min(left, max(0, free))
-        if got:
-            parts.append((n, got))
-            left -= got
-    if parts:
-        await session.execute(text("""
-            UPDATE stock_buckets b SET reserved = b.reserved + u.q
-            FROM unnest(CAST(:ns AS smallint[]), CAST(:qs AS integer[])) AS u(n, q)
-            WHERE b.stock_id = :s AND b.n = u.n"""),
-            {"s": stock_id, "ns": [p[0] for p in parts], "qs": [p[1] for p in parts]})
+    for n, room in free:
+        got_here = min(left, max(0, room))
+        if got_here:
+            parts.append((n, got_here))
+            left -= got_here
+    if left:
+        raise AssertionError("the plan was made under the same locks")
+    await session.execute(text("""
+        UPDATE stock_buckets b SET reserved = b.reserved + u.q
+        FROM unnest(CAST(:ns AS smallint[]), CAST(:qs AS integer[])) AS u(n, q)
+        WHERE b.stock_id = :s AND b.n = u.n"""),
+        {"s": stock_id, "ns": [p[0] for p in parts], "qs": [p[1] for p in parts]})
     return parts, True
 
 
@@ -438,8 +475,10 @@ async def reserve(
 ) -> list[ReservationRow]:
     """Hold stock for `reference` (a cart) until `ttl` passes; all lines or none (409 otherwise).
 
-    Variants that do not track inventory need no reservation. Runs in a savepoint, retried when
-    PostgreSQL breaks a deadlock between two multi-warehouse reservations.
+    Variants that do not track inventory need no reservation. Each attempt runs in a savepoint:
+    first without waiting for any lock, then waiting for one bucket per stock row, then with every
+    candidate bucket locked in order — exact, so a buyer is refused only when the stock really
+    cannot cover the cart, never because buckets were busy.
     """
     wanted: dict[uuid.UUID, int] = defaultdict(int)
     for line in lines:
@@ -455,67 +494,71 @@ async def reserve(
     wanted = {v: q for v, q in wanted.items() if tracked[v]}
     if not wanted:
         return []
-    for attempt in range(_DEADLOCK_RETRIES):
+    for mode in _MODES:
         try:
             async with session.begin_nested():
                 return await _reserve(session, reference, wanted, channel_id, country, ttl, strategy,
-                                      destination, actor)
-        except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) != "40P01" or attempt == _DEADLOCK_RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")
+                                      destination, actor, mode)
+        except _Contended:
+            continue
+    raise AssertionError("the exact mode never contends")
+
+
+async def _candidates(session: AsyncSession, wanted: dict[uuid.UUID, int], channel_id: uuid.UUID | None,
+                      country: str | None) -> list[tuple[rules.Candidate, int]]:
+    return [(rules.Candidate(r[0], r[1], r[2], r[3], int(r[6]), r[4], r[5]), int(r[7])) for r in await _rows(
+        session, _CANDIDATES, variants=list(wanted), channel=channel_id, country=country)]
 
 
 async def _reserve(session: AsyncSession, reference: str, wanted: dict[uuid.UUID, int],
                    channel_id: uuid.UUID | None, country: str | None, ttl: timedelta, strategy: str,
-                   destination: tuple[float, float] | None, actor: str | None) -> list[ReservationRow]:
-    candidates = [rules.Candidate(r[0], r[1], r[2], r[3], int(r[6]), r[4], r[5]) for r in await _rows(
-        session, _CANDIDATES, variants=list(wanted), channel=channel_id, country=country)]
+                   destination: tuple[float, float] | None, actor: str | None, mode: str) -> list[ReservationRow]:
+    found = await _candidates(session, wanted, channel_id, country)
+    if mode == "exact":
+        # Lock every candidate bucket in (stock, bucket) order — the one order every writer uses —
+        # then plan again on what is really free.
+        await session.execute(text("""SELECT 1 FROM stock_buckets WHERE stock_id = ANY(CAST(:ids AS uuid[]))
+                                      ORDER BY stock_id, n FOR UPDATE"""),
+                              {"ids": sorted({c.stock_id for c, _ in found})})
+        found = await _candidates(session, wanted, channel_id, country)
+    candidates = [c for c, _ in found]
+    bucket_count = {c.stock_id: k for c, k in found}
     takes, shortages = rules.plan(wanted, candidates, strategy=strategy, destination=destination)
     if shortages:
+        if mode != "exact":
+            raise _Contended()  # what looked short may be units released a moment ago: count under locks
         raise InsufficientStock(_shortage_errors(shortages))
     got: list[tuple[rules.Take, int, int]] = []  # take, bucket, units
     dried: set[uuid.UUID] = set()
-    missing: dict[uuid.UUID, int] = defaultdict(int)
     for take in sorted(takes, key=lambda t: t.stock_id):
-        parts, dry = await _take(session, take.stock_id, take.quantity)
+        parts, dry = await _take(session, take.stock_id, take.quantity, mode, bucket_count[take.stock_id])
         got.extend((take, n, q) for n, q in parts)
         if dry:
             dried.add(take.variant_id)
-        missing[take.variant_id] += take.quantity - sum(q for _, q in parts)
-    # Another buyer took what the plan counted on: try the variant's other stock rows, in plan order.
-    for variant_id, short in [(v, s) for v, s in missing.items() if s > 0]:
-        used = {t.stock_id for t, _, _ in got if t.variant_id == variant_id}
-        for c in [c for c in candidates if c.variant_id == variant_id and c.stock_id not in used]:
-            if short == 0:
-                break
-            parts, _ = await _take(session, c.stock_id, short)
-            take = rules.Take(c.stock_id, c.variant_id, c.warehouse_id, short)
-            got.extend((take, n, q) for n, q in parts)
-            short -= sum(q for _, q in parts)
-            dried.add(variant_id)
-        if short > 0:
-            raise InsufficientStock(_shortage_errors([rules.Shortage(variant_id, wanted[variant_id],
-                                                                     wanted[variant_id] - short)]))
     expires_at = utcnow() + ttl
     ids = [uuid.uuid4() for _ in got]
+    ref_type, ref_id = _split_reference(reference)
+    # The holds and their ledger movements in one statement: one round trip less while the
+    # bucket's lock is held.
     await session.execute(text("""
-        INSERT INTO stock_reservations (id, reference, stock_id, bucket, variant_id, warehouse_id, quantity,
-                                        channel_id, expires_at, created_at)
-        SELECT id, :ref, stock_id, n, variant_id, warehouse_id, q, :channel, :expires, now()
-        FROM unnest(CAST(:ids AS uuid[]), CAST(:stocks AS uuid[]), CAST(:ns AS smallint[]),
-                    CAST(:variants AS uuid[]), CAST(:warehouses AS uuid[]), CAST(:qs AS integer[]))
-             AS r(id, stock_id, n, variant_id, warehouse_id, q)"""),
+        WITH held AS (
+            INSERT INTO stock_reservations (id, reference, stock_id, bucket, variant_id, warehouse_id, quantity,
+                                            channel_id, expires_at, created_at)
+            SELECT id, :ref, stock_id, n, variant_id, warehouse_id, q, :channel, :expires, now()
+            FROM unnest(CAST(:ids AS uuid[]), CAST(:stocks AS uuid[]), CAST(:ns AS smallint[]),
+                        CAST(:variants AS uuid[]), CAST(:warehouses AS uuid[]), CAST(:qs AS integer[]))
+                 AS r(id, stock_id, n, variant_id, warehouse_id, q)
+            RETURNING stock_id, variant_id, warehouse_id, quantity)
+        INSERT INTO stock_movements (stock_id, variant_id, warehouse_id, kind, quantity, on_hand_delta,
+                                     reserved_delta, allocated_delta, reason, reference_type, reference_id,
+                                     actor, created_at)
+        SELECT stock_id, variant_id, warehouse_id, 'reservation', quantity, 0, quantity, 0, NULL, :rt, :rid,
+               :actor, now()
+        FROM held"""),
         {"ids": ids, "ref": reference, "channel": channel_id, "expires": expires_at,
          "stocks": [t.stock_id for t, _, _ in got], "ns": [n for _, n, _ in got],
          "variants": [t.variant_id for t, _, _ in got], "warehouses": [t.warehouse_id for t, _, _ in got],
-         "qs": [q for _, _, q in got]})
-    ref_type, ref_id = _split_reference(reference)
-    await _insert_movements(session, [
-        dict(stock_id=t.stock_id, variant_id=t.variant_id, warehouse_id=t.warehouse_id, kind="reservation",
-             quantity=q, on_hand_delta=0, reserved_delta=q, allocated_delta=0, lot_id=None)
-        for t, _, q in got
-    ], reason=None, reference_type=ref_type, reference_id=ref_id, actor=actor)
+         "qs": [q for _, _, q in got], "rt": ref_type, "rid": ref_id, "actor": actor})
     if dried:
         await recompute_availability(session, sorted(dried))
     return [ReservationRow(i, reference, t.variant_id, t.warehouse_id, q, expires_at)
@@ -582,6 +625,8 @@ async def _give_back(session: AsyncSession, rows: Sequence[Any], *, reason: str 
     for r in rows:
         per_bucket[(r[2], r[3])] += int(r[6])
     keys = sorted(per_bucket)
+    stock_ids = sorted({k[0] for k in keys})
+    await _lock_rows(session, stock_ids)
     await _lock_buckets(session, keys)
     result = await _rows(session, """
         UPDATE stock_buckets b SET reserved = b.reserved - u.q
@@ -597,9 +642,27 @@ async def _give_back(session: AsyncSession, rows: Sequence[Any], *, reason: str 
                  on_hand_delta=0, reserved_delta=-int(r[6]), allocated_delta=0, lot_id=None)
             for r in rows if r[1] == reference
         ], reason=reason, reference_type=ref_type, reference_id=ref_id, actor=actor)
+    await _resplit_overpromised(session, stock_ids)
     variants = sorted({r[4] for r in rows if r[2] in was_dry})
     if variants:
         await recompute_availability(session, variants)
+
+
+async def _lock_rows(session: AsyncSession, stock_ids: Sequence[uuid.UUID]) -> None:
+    await session.execute(text("""SELECT 1 FROM stock_levels WHERE id = ANY(CAST(:ids AS uuid[]))
+                                  ORDER BY id FOR NO KEY UPDATE"""), {"ids": list(stock_ids)})
+
+
+async def _resplit_overpromised(session: AsyncSession, stock_ids: Sequence[uuid.UUID]) -> None:
+    """Units coming back to a row whose stock was written off below its promises must not be
+    offered again: such a row (its quotas above what it may sell) is re-split. The rows are locked."""
+    rows = await _rows(session, """
+        SELECT s.id, s.variant_id FROM stock_levels s
+        JOIN LATERAL (SELECT sum(quota) AS quota FROM stock_buckets WHERE stock_id = s.id) b ON true
+        WHERE s.id = ANY(CAST(:ids AS uuid[])) AND b.quota > s.on_hand - s.safety_stock
+        ORDER BY s.id""", ids=list(stock_ids))
+    for stock_id, variant_id in rows:
+        await _rebalance(session, stock_id, await _policy(session, variant_id))
 
 
 async def _lock_buckets(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]]) -> None:
@@ -709,7 +772,10 @@ async def ship(session: AsyncSession, allocation_id: uuid.UUID, quantity: int, *
     stock_id, bucket, variant_id, warehouse_id, open_quantity, lots, reference = found[0]
     if not 0 < quantity <= open_quantity:
         raise InvalidInventory([FieldError("quantity", "invalid", f"Between 1 and {open_quantity}.")])
-    await _rows(session, "SELECT 1 FROM stock_levels WHERE id = :s FOR UPDATE", s=stock_id)
+    on_hand = int((await _rows(session, "SELECT on_hand FROM stock_levels WHERE id = :s FOR NO KEY UPDATE",
+                               s=stock_id))[0][0])
+    if on_hand < quantity:  # allocated units were written off meanwhile: they cannot leave
+        raise NegativeOnHand(on_hand)
     await _lock_buckets(session, [(stock_id, bucket)])
     await session.execute(text("UPDATE stock_levels SET on_hand = on_hand - :q, updated_at = now() WHERE id = :s"),
                           {"q": quantity, "s": stock_id})
@@ -756,6 +822,7 @@ async def deallocate(session: AsyncSession, reference: str, *, actor: str | None
     for r in rows:
         per_bucket[(r[1], r[2])] += int(r[5])
     keys = sorted(per_bucket)
+    await _lock_rows(session, sorted({k[0] for k in keys}))
     await _lock_buckets(session, keys)
     await session.execute(text("""
         UPDATE stock_buckets b SET allocated = b.allocated - u.q
@@ -774,6 +841,7 @@ async def deallocate(session: AsyncSession, reference: str, *, actor: str | None
              on_hand_delta=0, reserved_delta=0, allocated_delta=-int(r[5]), lot_id=None)
         for r in rows
     ], reason="deallocated", reference_type=ref_type, reference_id=ref_id, actor=actor)
+    await _resplit_overpromised(session, sorted({k[0] for k in keys}))
     await recompute_availability(session, sorted({r[3] for r in rows}))
     return sum(int(r[5]) for r in rows)
 
