@@ -3,6 +3,8 @@
     .venv/bin/python bench/run.py [--duration 10] [--connections 64] [--threads 1] [--only healthz,readyz]
 
 Prints one JSON document and writes it to bench/results/<UTC timestamp>.json. See bench/README.md.
+The hot SKU rows (`reserve_hot_*` over HTTP, `db_reserve_*` with pgbench) run on a throw-away
+database of their own (bench/hot_sku.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -29,11 +32,15 @@ import psutil
 import psycopg
 from sqlalchemy.engine import make_url
 
+import hot_sku
+from hot_sku import BUCKET_COUNTS
+
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 WRK_SCRIPT = BENCH_DIR / "wrk_report.lua"
 WRK_PATHS_SCRIPT = BENCH_DIR / "wrk_paths.lua"
+WRK_RESERVE_SCRIPT = BENCH_DIR / "wrk_reserve.lua"
 PATHS_FILE = RESULTS_DIR / "product_paths.txt"
 CATALOGUE_VALUES = ("{product_slug}", "{deep_cursor}", "{category_slug}")
 WARMUP_S = 2
@@ -41,7 +48,8 @@ PROBE_ROWS = 1000
 SERVER_CPU, WRK_CPU = 0, 1
 START_TIMEOUT_S = 60.0
 
-ServerName = Literal["probe", "mercato"]
+# "hot": a Mercato server on the hot SKU database; "pgbench": no server, pgbench against that database.
+ServerName = Literal["probe", "mercato", "hot", "pgbench"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,8 @@ class Endpoint:
     connections: int | None = None
     # A different path each request, from the run's list of product paths (uncached reads).
     rotate_paths: bool = False
+    # "{unique}" in the body becomes a different token each request (one cart per reservation).
+    unique_body: bool = False
 
 
 # Later steps add rows here. The REFERENCES rows are the denominators of the ratios.
@@ -76,6 +86,18 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("list_first", "mercato", "/store/products?limit=20", connections=32),
     Endpoint("list_deep", "mercato", "/store/products?limit=20&cursor={deep_cursor}", connections=32),
     Endpoint("list_category", "mercato", "/store/products?limit=20&category={category_slug}", connections=32),
+    # Step 4, hot SKU: one reservation of one unit per request, every request for the same SKU
+    # ({variant_b1}...: SKUs with 1, 4, 16 and 64 buckets), each for a cart of its own.
+    *(Endpoint(f"reserve_hot_b{k}", "hot", "/admin/inventory/reservations", method="POST",
+               body='{"reference": "bench:{unique}", "lines": [{"variant_id": "{variant_b' + str(k)
+               + '}", "quantity": 1}]}',
+               headers={"Content-Type": "application/json", "Authorization": "Bearer {staff_token}"},
+               unique_body=True) for k in BUCKET_COUNTS),
+    # The same at the database, without HTTP: pgbench clients sending the literal single-row
+    # conditional update (naive_sql) or the statements the service sends (b1...b64). The path
+    # names the SKU.
+    Endpoint("db_reserve_naive_sql", "pgbench", "naive"),
+    *(Endpoint(f"db_reserve_b{k}", "pgbench", f"b{k}") for k in BUCKET_COUNTS),
 ]
 REFERENCES = ("probe_const", "probe_pk")
 
@@ -100,37 +122,59 @@ def main() -> None:
     url = _database_url()
     needed = {endpoint.server for endpoint in endpoints}
     servers: dict[ServerName, Server] = {}
+    catalogue: dict[str, Any] = {}
+    hot: hot_sku.HotSku | None = None
+    scripts_dir = tempfile.TemporaryDirectory(prefix="bench-pgbench-")
     try:
         if "mercato" in needed:
             from mercato.kit.migrations import upgrade
 
             upgrade(url)
-            catalogue: dict[str, Any] = {}
             if any(_needs_catalogue(endpoint) for endpoint in endpoints):
                 _grow_catalogue(url, args.products)
                 catalogue = _catalogue_values(url)
                 endpoints = [_fill(endpoint, catalogue["values"]) for endpoint in endpoints]
             servers["mercato"] = _start_mercato(url, pin)
             if any(endpoint.server == "mercato" and _needs_customer(endpoint) for endpoint in endpoints):
-                endpoints = [_fill(endpoint, _bench_customer(servers["mercato"])) for endpoint in endpoints]
+                # One customer for the run (registering one per endpoint ran into the per-IP limit).
+                customer = _bench_customer(servers["mercato"])
+                endpoints = [_fill(endpoint, customer) for endpoint in endpoints]
         if "probe" in needed:
             _fill_probe_table(url)
             servers["probe"] = _start_probe(url, pin)
+        if needed & {"hot", "pgbench"}:
+            hot = hot_sku.prepare(url)
+            values = {f"variant_{key}": str(variant) for key, variant in hot.variants.items()}
+            if "hot" in needed:
+                secret = secrets.token_urlsafe(36)
+                values["staff_token"] = hot_sku.staff_token(hot.url, secret)
+                servers["hot"] = _start_mercato(hot.url, pin, name="hot", secret=secret)
+            endpoints = [_fill(endpoint, values) for endpoint in endpoints]
+            Path(scripts_dir.name, "naive.sql").write_text(hot_sku.naive_script())
+            Path(scripts_dir.name, "service.sql").write_text(hot_sku.service_script())
         # Round-robin rounds, then medians: background load on a shared machine comes and goes, and
         # interleaving spreads it over every endpoint instead of landing on whichever ran then.
         runs: dict[str, list[dict[str, Any]]] = {endpoint.name: [] for endpoint in endpoints}
         for round_number in range(args.rounds):
             for endpoint in endpoints:
+                if endpoint.server == "pgbench":
+                    assert hot is not None
+                    runs[endpoint.name].append(_measure_pgbench(hot, endpoint, Path(scripts_dir.name), args, pin))
+                    continue
                 runs[endpoint.name].append(
                     _measure(wrk, servers[endpoint.server], endpoint, args, pin, warm_up=round_number == 0,
                              paths_offset=round_number * len(catalogue.get("paths", [])) // max(args.rounds, 1))
                 )
         results = {name: _median_run(measured) for name, measured in runs.items()}
+        hot_summary = _hot_summary(results, hot) if hot is not None else None
     finally:
         for server in servers.values():
             _stop(server)
         if "probe" in needed:
             _drop_probe_table(url)
+        if hot is not None:
+            hot_sku.drop_database(url, hot.database)
+        scripts_dir.cleanup()
     report = {
         "started_at": started.isoformat(timespec="seconds"),
         "machine": {**_machine_info(wrk), "loadavg_1m_at_start": load_at_start},
@@ -143,6 +187,7 @@ def main() -> None:
         },
         "endpoints": results,
         "ratios": _ratios(results, endpoints),
+        "hot_sku": hot_summary,
     }
     text = json.dumps(report, indent=2)
     (RESULTS_DIR / f"{started:%Y%m%dT%H%M%SZ}.json").write_text(text + "\n")
@@ -239,14 +284,14 @@ def _spawn(name: ServerName, argv: list[str], env: dict[str, str], pin: bool) ->
     return Server(name, process, f"http://127.0.0.1:{port}", log)
 
 
-def _start_mercato(url: str, pin: bool) -> Server:
+def _start_mercato(url: str, pin: bool, *, name: ServerName = "mercato", secret: str | None = None) -> Server:
     env = {
         **os.environ, "DATABASE_URL": url, "MERCATO_ENV": "production",
-        "MERCATO_SECRET_KEY": secrets.token_urlsafe(36), "MERCATO_ACCESS_LOG": "true",
+        "MERCATO_SECRET_KEY": secret or secrets.token_urlsafe(36), "MERCATO_ACCESS_LOG": "true",
         # wrk comes from one address; real traffic from many. Per-IP limits would measure only 429s.
         "MERCATO_RATE_LIMIT_LOGIN": "100000000/minute",
     }
-    server = _spawn("mercato", [sys.executable, "-m", "mercato", "serve", "--workers", "1"], env, pin)
+    server = _spawn(name, [sys.executable, "-m", "mercato", "serve", "--workers", "1"], env, pin)
     _wait_ready(server, "/healthz")
     return server
 
@@ -330,7 +375,7 @@ def _fill(endpoint: Endpoint, values: dict[str, str]) -> Endpoint:
     return Endpoint(endpoint.name, endpoint.server, fill(endpoint.path), endpoint.method,
                     fill(endpoint.body) if endpoint.body else None,
                     {name: fill(value) for name, value in endpoint.headers.items()}, endpoint.connections,
-                    endpoint.rotate_paths)
+                    endpoint.rotate_paths, endpoint.unique_body)
 
 
 def _start_probe(url: str, pin: bool) -> Server:
@@ -426,6 +471,42 @@ def _measure(
     return result
 
 
+def _measure_pgbench(hot: hot_sku.HotSku, endpoint: Endpoint, scripts: Path, args: argparse.Namespace,
+                     pin: bool) -> dict[str, Any]:
+    """One pgbench run on the hot SKU named by the endpoint's path, pinned where wrk would run."""
+    key = endpoint.path
+    script = scripts / ("naive.sql" if key == "naive" else "service.sql")
+    connections = endpoint.connections or args.connections
+    raw = hot_sku.run_pgbench(_pinned([], WRK_CPU, pin), hot, key, script, clients=connections,
+                              threads=min(2, connections), duration=args.duration)
+    result = {"server": "pgbench", "sku": key, "script": script.name, "connections": connections,
+              "rps": round(raw["tps"] or 0.0, 1), "latency_avg_ms": raw["latency_avg_ms"],
+              "transactions": raw["transactions"], "failed": raw["failed"], "cpu_us_per_req": None}
+    print(f"{endpoint.name:<22} {result['rps']:>9.1f} tps  avg {raw['latency_avg_ms']} ms  "
+          f"failed {raw['failed']}", file=sys.stderr)
+    return result
+
+
+def _hot_summary(results: dict[str, dict[str, Any]], hot: hot_sku.HotSku) -> dict[str, Any]:
+    """Reservations per second on one hot SKU, each bucket count against the naive figure of the
+    same layer, plus what the database was set to (durable commits make the single row slower)."""
+    def ratios(prefix: str, baseline: str) -> dict[str, float | None]:
+        base = results.get(baseline, {}).get("rps")
+        return {name: round(run["rps"] / base, 2) if base else None
+                for name, run in results.items() if name.startswith(prefix) and name != baseline}
+
+    with psycopg.connect(hot.url) as conn:
+        settings = {name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
+                    for name in ("synchronous_commit", "fsync", "wal_sync_method", "server_version")}
+    return {
+        "units_per_sku": hot_sku.HOT_UNITS,
+        "http_vs_b1": ratios("reserve_hot_", "reserve_hot_b1"),
+        "db_vs_naive_sql": ratios("db_reserve_", "db_reserve_naive_sql"),
+        "ledger_discrepancies_after": hot_sku.ledger_discrepancies(hot.url),
+        "database": settings,
+    }
+
+
 def _cpu_seconds(server: Server) -> float:
     times = psutil.Process(server.process.pid).cpu_times()
     return float(times.user + times.system)
@@ -445,12 +526,13 @@ def _wrk(
     wrk: str, url: str, endpoint: Endpoint, duration: int, args: argparse.Namespace, pin: bool, paths_offset: int = 0
 ) -> Any:
     connections = endpoint.connections or args.connections
-    script = WRK_PATHS_SCRIPT if endpoint.rotate_paths else WRK_SCRIPT
+    script = WRK_PATHS_SCRIPT if endpoint.rotate_paths else WRK_RESERVE_SCRIPT if endpoint.unique_body else WRK_SCRIPT
     argv = [wrk, f"-t{min(args.threads, connections)}", f"-c{connections}", f"-d{duration}s", "-s", str(script)]
     for name, value in endpoint.headers.items():
         argv += ["-H", f"{name}: {value}"]
     env = {**os.environ, "WRK_METHOD": endpoint.method, "WRK_BODY": endpoint.body or "",
-           "WRK_PATHS_FILE": str(PATHS_FILE), "WRK_PATHS_OFFSET": str(paths_offset)}
+           "WRK_PATHS_FILE": str(PATHS_FILE), "WRK_PATHS_OFFSET": str(paths_offset),
+           "WRK_UNIQUE_PREFIX": secrets.token_hex(6)}
     done = subprocess.run(_pinned([*argv, url], WRK_CPU, pin), env=env, capture_output=True, text=True, check=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if not lines:

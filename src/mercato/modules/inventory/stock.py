@@ -394,16 +394,23 @@ async def _insert_movements(session: AsyncSession, movements: list[dict[str, Any
 # reservations
 
 
+# The variants asked for (whether they exist and track stock) and the stock rows each may draw
+# from, in one statement: the first thing a reservation reads.
 _CANDIDATES = """
-SELECT s.id, s.variant_id, w.id, w.priority, w.latitude, w.longitude, b.free, b.buckets
-FROM stock_levels s
-JOIN LATERAL (SELECT coalesce(sum(greatest(quota - reserved - allocated, 0)), 0) AS free, count(*) AS buckets
-              FROM stock_buckets WHERE stock_id = s.id) b ON true
-JOIN warehouses w ON w.id = s.warehouse_id AND w.is_active
-WHERE s.variant_id = ANY(CAST(:variants AS uuid[]))
-  AND (CAST(:channel AS uuid) IS NULL OR CAST(:channel AS uuid) = ANY(w.channel_ids))
-  AND (CAST(:country AS text) IS NULL OR cardinality(w.ship_countries) = 0
-       OR CAST(:country AS text) = ANY(w.ship_countries))
+SELECT c.stock_id, v.id, c.warehouse_id, c.priority, c.latitude, c.longitude, c.free, c.buckets, v.track_inventory
+FROM variants v
+LEFT JOIN LATERAL (
+    SELECT s.id AS stock_id, w.id AS warehouse_id, w.priority, w.latitude, w.longitude, b.free, b.buckets
+    FROM stock_levels s
+    JOIN warehouses w ON w.id = s.warehouse_id AND w.is_active
+    JOIN LATERAL (SELECT coalesce(sum(greatest(quota - reserved - allocated, 0)), 0) AS free, count(*) AS buckets
+                  FROM stock_buckets WHERE stock_id = s.id) b ON true
+    WHERE s.variant_id = v.id
+      AND (CAST(:channel AS uuid) IS NULL OR CAST(:channel AS uuid) = ANY(w.channel_ids))
+      AND (CAST(:country AS text) IS NULL OR cardinality(w.ship_countries) = 0
+           OR CAST(:country AS text) = ANY(w.ship_countries))
+) c ON true
+WHERE v.id = ANY(CAST(:variants AS uuid[]))
 """
 
 # One bucket with room for the whole quantity, picked at a random offset so concurrent buyers of
@@ -414,7 +421,7 @@ FROM (SELECT stock_id, n FROM stock_buckets
       WHERE stock_id = :s AND quota - reserved - allocated >= :q
       ORDER BY (n + :offset) % :buckets LIMIT 1 FOR UPDATE SKIP LOCKED) pick
 WHERE b.stock_id = pick.stock_id AND b.n = pick.n
-RETURNING b.n, b.quota - b.reserved - b.allocated
+RETURNING b.n AS n, b.quota - b.reserved - b.allocated AS free
 """
 
 # Wait for one bucket that had room a moment ago (the conditional update re-checks it once the
@@ -424,7 +431,22 @@ UPDATE stock_buckets SET reserved = reserved + :q
 WHERE stock_id = :s AND quota - reserved - allocated >= :q AND n = (
     SELECT n FROM stock_buckets WHERE stock_id = :s AND quota - reserved - allocated >= :q
     ORDER BY random() LIMIT 1)
-RETURNING n, quota - reserved - allocated
+RETURNING n, quota - reserved - allocated AS free
+"""
+
+# A take and what it writes, in one statement: the hold and its ledger movement exist exactly when
+# the bucket was updated, and the bucket's lock is held for one round trip less.
+_TAKE_AND_HOLD = """
+WITH took AS ({take}),
+held AS (
+    INSERT INTO stock_reservations (id, reference, stock_id, bucket, variant_id, warehouse_id, quantity,
+                                    channel_id, expires_at, created_at)
+    SELECT :id, :ref, :s, n, :v, :w, :q, :channel, :expires, now() FROM took RETURNING 1),
+moved AS (
+    INSERT INTO stock_movements (stock_id, variant_id, warehouse_id, kind, quantity, on_hand_delta, reserved_delta,
+                                 allocated_delta, reason, reference_type, reference_id, actor, created_at)
+    SELECT :s, :v, :w, 'reservation', :q, 0, :q, 0, NULL, :rt, :rid, :actor, now() FROM took RETURNING 1)
+SELECT n, free FROM took
 """
 
 # How a reservation takes units, from cheapest to surest. A mode that cannot take what the plan
@@ -437,17 +459,35 @@ class _Contended(Exception):
     """This mode could not take what the plan counted on; the next, surer mode must run."""
 
 
-async def _take(session: AsyncSession, stock_id: uuid.UUID, quantity: int, mode: str,
-                buckets: int) -> tuple[list[tuple[int, int]], bool]:
-    """Reserve `quantity` units of one stock row: the (bucket, units) taken, and whether a bucket
-    ran dry (availability may have flipped)."""
-    if mode != "exact":
-        sql = _TAKE_FAST if mode == "skip_locked" else _TAKE_WAITING
-        got = await _rows(session, sql, s=stock_id, q=quantity, offset=uuid.uuid4().int % 64,
-                          buckets=max(1, buckets))
+async def _take_and_hold(
+    session: AsyncSession, takes: Sequence[rules.Take], mode: str, bucket_count: dict[uuid.UUID, int], *,
+    reference: str, channel_id: uuid.UUID | None, expires_at: Any, ref_type: str, ref_id: str, actor: str | None,
+) -> list[ReservationRow]:
+    """The two cheap modes: each take is one statement that updates one bucket and writes the hold
+    and its movement; a take that finds no bucket raises _Contended (the caller rolls back)."""
+    sql = _TAKE_AND_HOLD.format(take=(_TAKE_FAST if mode == "skip_locked" else _TAKE_WAITING).strip())
+    held: list[ReservationRow] = []
+    dried: list[uuid.UUID] = []
+    for take in takes:
+        reservation_id = uuid.uuid4()
+        got = await _rows(session, sql, s=take.stock_id, q=take.quantity, offset=uuid.uuid4().int % 64,
+                          buckets=max(1, bucket_count[take.stock_id]), id=reservation_id, ref=reference,
+                          v=take.variant_id, w=take.warehouse_id, channel=channel_id, expires=expires_at,
+                          rt=ref_type, rid=ref_id, actor=actor)
         if not got:
             raise _Contended()
-        return [(got[0][0], quantity)], got[0][1] == 0
+        if got[0][1] == 0:
+            dried.append(take.variant_id)
+        held.append(ReservationRow(reservation_id, reference, take.variant_id, take.warehouse_id, take.quantity,
+                                   expires_at))
+    if dried:
+        await recompute_availability(session, sorted(set(dried)))
+    return held
+
+
+async def _take_exact(session: AsyncSession, stock_id: uuid.UUID, quantity: int) -> list[tuple[int, int]]:
+    """Reserve `quantity` units of one stock row whose buckets are all locked: the (bucket, units)
+    taken, spread over as many buckets as it needs."""
     # Every bucket of the row is locked already (see _reserve): take what is free across them.
     free = await _rows(session, """SELECT n, quota - reserved - allocated FROM stock_buckets
                                    WHERE stock_id = :s ORDER BY n""", s=stock_id)
@@ -465,7 +505,7 @@ async def _take(session: AsyncSession, stock_id: uuid.UUID, quantity: int, mode:
         FROM unnest(CAST(:ns AS smallint[]), CAST(:qs AS integer[])) AS u(n, q)
         WHERE b.stock_id = :s AND b.n = u.n"""),
         {"s": stock_id, "ns": [p[0] for p in parts], "qs": [p[1] for p in parts]})
-    return parts, True
+    return parts
 
 
 async def reserve(
@@ -487,33 +527,45 @@ async def reserve(
         wanted[line.variant_id] += line.quantity
     if strategy not in rules.STRATEGIES:
         raise InvalidInventory([FieldError("strategy", "invalid", f"One of {', '.join(rules.STRATEGIES)}.")])
-    tracked = {r[0]: r[1] for r in await _rows(
-        session, "SELECT id, track_inventory FROM variants WHERE id = ANY(CAST(:ids AS uuid[]))", ids=list(wanted))}
+    rows = await _candidate_rows(session, wanted, channel_id, country)
+    tracked = {r[1]: r[8] for r in rows}
     if len(tracked) < len(wanted):
         raise VariantNotFound()
     wanted = {v: q for v, q in wanted.items() if tracked[v]}
     if not wanted:
         return []
+    found: list[tuple[rules.Candidate, int]] | None = _as_candidates(rows)
     for mode in _MODES:
         try:
             async with session.begin_nested():
                 return await _reserve(session, reference, wanted, channel_id, country, ttl, strategy,
-                                      destination, actor, mode)
+                                      destination, actor, mode, found)
         except _Contended:
-            continue
+            found = None  # the next mode reads afresh
     raise AssertionError("the exact mode never contends")
+
+
+async def _candidate_rows(session: AsyncSession, wanted: dict[uuid.UUID, int], channel_id: uuid.UUID | None,
+                          country: str | None) -> list[Any]:
+    return await _rows(session, _CANDIDATES, variants=list(wanted), channel=channel_id, country=country)
+
+
+def _as_candidates(rows: Sequence[Any]) -> list[tuple[rules.Candidate, int]]:
+    return [(rules.Candidate(r[0], r[1], r[2], r[3], int(r[6]), r[4], r[5]), int(r[7]))
+            for r in rows if r[0] is not None and r[8]]
 
 
 async def _candidates(session: AsyncSession, wanted: dict[uuid.UUID, int], channel_id: uuid.UUID | None,
                       country: str | None) -> list[tuple[rules.Candidate, int]]:
-    return [(rules.Candidate(r[0], r[1], r[2], r[3], int(r[6]), r[4], r[5]), int(r[7])) for r in await _rows(
-        session, _CANDIDATES, variants=list(wanted), channel=channel_id, country=country)]
+    return _as_candidates(await _candidate_rows(session, wanted, channel_id, country))
 
 
 async def _reserve(session: AsyncSession, reference: str, wanted: dict[uuid.UUID, int],
                    channel_id: uuid.UUID | None, country: str | None, ttl: timedelta, strategy: str,
-                   destination: tuple[float, float] | None, actor: str | None, mode: str) -> list[ReservationRow]:
-    found = await _candidates(session, wanted, channel_id, country)
+                   destination: tuple[float, float] | None, actor: str | None, mode: str,
+                   found: list[tuple[rules.Candidate, int]] | None) -> list[ReservationRow]:
+    if found is None:
+        found = await _candidates(session, wanted, channel_id, country)
     if mode == "exact":
         # Lock every candidate bucket in (stock, bucket) order — the one order every writer uses —
         # then plan again on what is really free.
@@ -528,16 +580,16 @@ async def _reserve(session: AsyncSession, reference: str, wanted: dict[uuid.UUID
         if mode != "exact":
             raise _Contended()  # what looked short may be units released a moment ago: count under locks
         raise InsufficientStock(_shortage_errors(shortages))
-    got: list[tuple[rules.Take, int, int]] = []  # take, bucket, units
-    dried: set[uuid.UUID] = set()
-    for take in sorted(takes, key=lambda t: t.stock_id):
-        parts, dry = await _take(session, take.stock_id, take.quantity, mode, bucket_count[take.stock_id])
-        got.extend((take, n, q) for n, q in parts)
-        if dry:
-            dried.add(take.variant_id)
     expires_at = utcnow() + ttl
-    ids = [uuid.uuid4() for _ in got]
     ref_type, ref_id = _split_reference(reference)
+    if mode != "exact":
+        return await _take_and_hold(session, sorted(takes, key=lambda t: t.stock_id), mode, bucket_count,
+                                    reference=reference, channel_id=channel_id, expires_at=expires_at,
+                                    ref_type=ref_type, ref_id=ref_id, actor=actor)
+    got: list[tuple[rules.Take, int, int]] = []  # take, bucket, units
+    for take in sorted(takes, key=lambda t: t.stock_id):
+        got.extend((take, n, q) for n, q in await _take_exact(session, take.stock_id, take.quantity))
+    ids = [uuid.uuid4() for _ in got]
     # The holds and their ledger movements in one statement: one round trip less while the
     # bucket's lock is held.
     await session.execute(text("""
@@ -559,8 +611,8 @@ async def _reserve(session: AsyncSession, reference: str, wanted: dict[uuid.UUID
          "stocks": [t.stock_id for t, _, _ in got], "ns": [n for _, n, _ in got],
          "variants": [t.variant_id for t, _, _ in got], "warehouses": [t.warehouse_id for t, _, _ in got],
          "qs": [q for _, _, q in got], "rt": ref_type, "rid": ref_id, "actor": actor})
-    if dried:
-        await recompute_availability(session, sorted(dried))
+    # Under every lock, a bucket may well have run dry: availability is recomputed.
+    await recompute_availability(session, sorted({t.variant_id for t, _, _ in got}))
     return [ReservationRow(i, reference, t.variant_id, t.warehouse_id, q, expires_at)
             for i, (t, _, q) in zip(ids, got, strict=True)]
 
