@@ -212,13 +212,16 @@ def makemigration(message: Annotated[str, typer.Option("-m", "--message", help="
 
 
 def _seed(settings: Settings, *, demo: bool, products: int | None = None) -> None:
-    from mercato.modules import catalog, channels, identity, inventory
+    from mercato.modules import catalog, channels, identity, inventory, pricing, promotions, shipping
 
     steps: list[tuple[str, Callable[[Any], Awaitable[int]]]] = [
         ("currencies and channels", channels.seed_base),
         ("staff roles", identity.seed_builtin_roles),
     ]
     if demo:
+        steps.append(("tax zones and rates", pricing.seed_tax_demo))
+        steps.append(("shipping zones and methods", shipping.seed_demo))
+        steps.append(("promotions (WELCOME10)", promotions.seed_demo))
         if catalog.demo_data_available():
             steps.append(("the demo catalogue", catalog.seed_demo))
             steps.append(("the demo stock", inventory.seed_demo_stock))

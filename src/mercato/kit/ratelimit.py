@@ -42,6 +42,19 @@ class RateLimiter:
         retry_after = 0 if allowed else max(1, math.ceil(stats.reset_time - time.time()))
         return Decision(allowed, retry_after, stats.remaining)
 
+    async def peek(self, rule: str, *identifiers: str) -> Decision:
+        """Whether one more hit would be allowed, without counting one: for limits on failures,
+        checked before an attempt and `hit` only when the attempt failed."""
+        item = parse(rule)
+        try:
+            allowed = await self._limiter.test(item, *identifiers)
+            stats = await self._limiter.get_window_stats(item, *identifiers)
+        except Exception as exc:
+            _log.warning("rate_limit_store_unavailable", rule=rule, error=type(exc).__name__)
+            return Decision(True, 0, 0)
+        retry_after = 0 if allowed else max(1, math.ceil(stats.reset_time - time.time()))
+        return Decision(allowed, retry_after, stats.remaining)
+
     async def enforce(self, rule: str, *identifiers: str, code: str = "rate_limited") -> None:
         decision = await self.hit(rule, *identifiers)
         if not decision.allowed:

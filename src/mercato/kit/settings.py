@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     rate_limit_login: str = "20/minute"
     rate_limit_register: str = "10/minute"
     rate_limit_password_reset: str = "5/minute"  # noqa: S105 - a rate, not a secret
+    # Coupon codes that did not work, per client (guessing protection; see promotions.guard_coupon).
+    rate_limit_coupon: str = "10/minute"
 
     # Events and jobs
     outbox_max_attempts: int = Field(default=10, ge=1, le=100)
@@ -93,6 +95,9 @@ class Settings(BaseSettings):
 
     # Storefront: the channel `/store/...` reads use when a request names none (`?channel=`).
     default_channel: str = Field(default="web-eu", min_length=1, max_length=50)
+
+    # Where tax rates come from: "table" reads the zones of /admin/tax (pricing.provider_named).
+    tax_provider: Literal["table"] = "table"
 
     # File storage (media, import/export files): "local" keeps them under media_dir; "s3" uses any
     # S3-compatible service (s3_* settings). media_url_prefix is where their public URLs start.
@@ -121,7 +126,7 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("rate_limit_login", "rate_limit_register", "rate_limit_password_reset")
+    @field_validator("rate_limit_login", "rate_limit_register", "rate_limit_password_reset", "rate_limit_coupon")
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse

@@ -54,6 +54,16 @@ async def test_n_hits_allowed_then_refused(limiter: RateLimiter, ident: str) -> 
     assert not (await limiter.hit("3/minute", "login", ident)).allowed  # stays refused
 
 
+async def test_peek_tells_without_counting(limiter: RateLimiter, ident: str) -> None:
+    for _ in range(5):
+        assert (await limiter.peek("2/minute", "coupon", ident)).allowed  # peeking uses nothing up
+    for _ in range(2):
+        await limiter.hit("2/minute", "coupon", ident)
+    refused = await limiter.peek("2/minute", "coupon", ident)
+    assert not refused.allowed
+    assert 1 <= refused.retry_after_s <= 60
+
+
 async def test_identifiers_and_rules_are_independent(limiter: RateLimiter, ident: str) -> None:
     for _ in range(2):
         assert (await limiter.hit("2/minute", "login", ident, "a")).allowed

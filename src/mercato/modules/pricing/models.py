@@ -89,3 +89,6 @@ class PriceListEntry(Base):
         # Checkout looks entries up by variant across the channel's lists.
         Index("ix_price_list_entries_variant", "variant_id", "min_quantity"),
     )
+
+# Tax tables live in their own file; imported here so the model registry (registry.import_all_models) sees them.
+from mercato.modules.pricing.tax_models import TaxClass, TaxZone, TaxZoneRate  # noqa: E402, F401

@@ -1,0 +1,104 @@
+"""Counting promotion usage when an order is placed: atomically, inside the checkout transaction.
+
+Each limit is one conditional statement that either counts the use or changes nothing:
+
+  promotions               uses + 1 and spent + amount, only while uses < usage_limit and
+                           spent + amount <= budget;
+  promotion_codes          uses + 1, only while uses < max_uses (single use: max_uses = 1);
+  promotion_customer_uses  the customer's count + 1 (inserted at 1), only while below the
+                           promotion's per_customer_limit.
+
+Under READ COMMITTED a concurrent checkout counting the same row waits for the row lock and then
+re-checks the condition against the committed count, so a limit of N admits exactly N orders
+however many race for it. (The check constraints on the counters are a second line of defence.)
+Rows are locked in one global order — promotions by id, each followed by its code and customer
+rows — so two checkouts sharing promotions cannot deadlock.
+
+When a limit is reached `redeem` raises UsageLimitReached (409 `promotion.usage_limit_reached`):
+the caller's transaction must roll back (the request's unit of work does), which also undoes the
+counts made before the failing one. Call it as late as possible before commit: the promotion
+rows stay locked until then.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import insert, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mercato.kit.clock import utcnow
+from mercato.kit.ids import new_id
+from mercato.modules.promotions.errors import AlreadyRedeemed, UsageLimitReached
+from mercato.modules.promotions.models import PromotionRedemption
+from mercato.modules.promotions.rules import PromoResult
+
+_COUNT_PROMOTION = text("""
+UPDATE promotions SET uses = uses + 1, spent = spent + :amount
+WHERE id = :id
+  AND (usage_limit IS NULL OR uses < usage_limit)
+  AND (budget IS NULL OR spent + :amount <= budget)
+RETURNING per_customer_limit
+""")
+
+_COUNT_CODE = text("""
+UPDATE promotion_codes SET uses = uses + 1, last_used_at = :now
+WHERE code = :code AND promotion_id = :id AND (max_uses IS NULL OR uses < max_uses)
+RETURNING id
+""")
+
+_COUNT_CUSTOMER = text("""
+INSERT INTO promotion_customer_uses (promotion_id, customer_id, uses) VALUES (:id, :customer_id, 1)
+ON CONFLICT (promotion_id, customer_id) DO UPDATE SET uses = promotion_customer_uses.uses + 1
+WHERE promotion_customer_uses.uses < :limit
+RETURNING uses
+""")
+
+
+async def redeem(
+    session: AsyncSession,
+    result: PromoResult,
+    *,
+    order_id: uuid.UUID,
+    customer_id: uuid.UUID | None,
+    currency: str,
+    now: datetime | None = None,
+) -> None:
+    """Count every promotion `result` applied against its limits, its code's and the customer's,
+    and record the redemptions; raise UsageLimitReached when any limit is reached (see the module
+    documentation). Statements: per promotion one, plus one for its code and one for a
+    per-customer limit; then one insert for all redemptions."""
+    if not result.applied:
+        return
+    if currency != result.currency:
+        raise ValueError(f"the result is in {result.currency}, not {currency}")
+    at = now or utcnow()
+    for applied in sorted(result.applied, key=lambda a: a.promotion_id):
+        counted = (await session.execute(_COUNT_PROMOTION, {"id": applied.promotion_id,
+                                                             "amount": applied.amount})).first()
+        if counted is None:
+            raise UsageLimitReached(f"{applied.label!r} has reached its usage limit or budget.")
+        if applied.code is not None:
+            code_counted = (await session.execute(_COUNT_CODE, {"id": applied.promotion_id, "code": applied.code,
+                                                                 "now": at})).first()
+            if code_counted is None:
+                raise UsageLimitReached(f"The code {applied.code} has been used up.")
+        limit = counted.per_customer_limit
+        if limit is not None:
+            if customer_id is None:
+                raise UsageLimitReached(f"{applied.label!r} is limited per customer: sign in to use it.")
+            customer_counted = (await session.execute(_COUNT_CUSTOMER, {
+                "id": applied.promotion_id, "customer_id": customer_id, "limit": limit})).first()
+            if customer_counted is None:
+                raise UsageLimitReached(f"You have already used {applied.label!r} as often as you may.")
+    try:
+        await session.execute(insert(PromotionRedemption).values([
+            {"id": new_id(), "promotion_id": a.promotion_id, "order_id": order_id,
+             "code": a.code, "customer_id": customer_id, "amount": a.amount, "currency": currency, "created_at": at}
+            for a in result.applied
+        ]))
+    except IntegrityError as exc:
+        raise AlreadyRedeemed() from exc
+
