@@ -12,6 +12,7 @@ bucket with SKIP LOCKED and so never waits at all.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from mercato.kit.outbox import emit
 from mercato.modules import catalog
 from mercato.modules.inventory import rules
 from mercato.modules.inventory.errors import (
+    AllocationNotFound,
     InsufficientStock,
     InvalidInventory,
     LotRequired,
@@ -764,7 +766,7 @@ async def allocate(session: AsyncSession, reference: str, *, order_reference: st
                                            shipped, lots, created_at)
             VALUES (:id, :ref, :s, :n, :v, :w, :q, 0, CAST(:lots AS jsonb), now())"""),
             {"id": a.id, "ref": order_reference, "s": k[0], "n": k[1], "v": a.variant_id, "w": a.warehouse_id,
-             "q": a.quantity, "lots": _json(a.lots)})
+             "q": a.quantity, "lots": json.dumps(a.lots)})
     ref_type, ref_id = _split_reference(order_reference)
     await _insert_movements(session, [
         dict(stock_id=k[0], variant_id=meta[k][0], warehouse_id=meta[k][1], kind="allocation",
@@ -773,12 +775,6 @@ async def allocate(session: AsyncSession, reference: str, *, order_reference: st
         for k in keys
     ], reason=f"from {reference}", reference_type=ref_type, reference_id=ref_id, actor=actor)
     return allocations
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 async def _pick_lots(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]],
@@ -818,8 +814,6 @@ async def ship(session: AsyncSession, allocation_id: uuid.UUID, quantity: int, *
     found = await _rows(session, """SELECT stock_id, bucket, variant_id, warehouse_id, quantity, lots, reference
                                     FROM stock_allocations WHERE id = :id FOR UPDATE""", id=allocation_id)
     if not found:
-        from mercato.modules.inventory.errors import AllocationNotFound
-
         raise AllocationNotFound()
     stock_id, bucket, variant_id, warehouse_id, open_quantity, lots, reference = found[0]
     if not 0 < quantity <= open_quantity:
@@ -848,7 +842,7 @@ async def ship(session: AsyncSession, allocation_id: uuid.UUID, quantity: int, *
             {"ids": [p[0] for p in shipped_lots], "qs": [p[1] for p in shipped_lots]})
     await session.execute(text("""UPDATE stock_allocations SET quantity = quantity - :q, shipped = shipped + :q,
                                   lots = CAST(:lots AS jsonb) WHERE id = :id"""),
-                          {"q": quantity, "lots": _json(remaining_lots), "id": allocation_id})
+                          {"q": quantity, "lots": json.dumps(remaining_lots), "id": allocation_id})
     ref_type, ref_id = _split_reference(reference)
     parts: list[tuple[uuid.UUID | None, int]] = list(shipped_lots) or [(None, quantity)]
     await _insert_movements(session, [

@@ -18,7 +18,7 @@ from mercato.kit.web.problems import problem_responses
 from mercato.kit.web.routing import MercatoRoute, get_session, idempotent
 from mercato.modules import channels
 from mercato.modules.inventory import rules, stock
-from mercato.modules.inventory.errors import InvalidInventory, ReservationNotFound
+from mercato.modules.inventory.errors import AllocationNotFound, InvalidInventory, ReservationNotFound
 from mercato.modules.inventory.schemas.reservations import (
     AllocateIn,
     AllocationList,
@@ -150,8 +150,6 @@ async def ship(allocation_id: str, body: ShipmentIn, principal: Principal = Depe
     """Units leave the warehouse: on hand and allocated drop; lots FEFO as allocated."""
     parsed = parse_id(allocation_id)
     if parsed is None:
-        from mercato.modules.inventory.errors import AllocationNotFound
-
         raise AllocationNotFound()
     return _allocation_out(await stock.ship(session, parsed, body.quantity, actor=principal.scope,
                                             reference_id=body.reference_id))
