@@ -167,46 +167,44 @@ SELECT stock_id, variant_id, warehouse_id, 'reservation', quantity, 0, quantity,
        CAST(:client_id AS text) || ':' || CAST(:r AS text), 'bench', now() FROM held;"""
 
 
-def _pgbench_params(sql: str) -> str:
+def _pgbench_params(sql: str, **values: str) -> str:
     """The service's bound parameters as pgbench expressions (one unit, a cart of its own)."""
     reference = "CAST(:client_id AS text) || ':' || CAST(:r AS text)"
-    for name, value in (("s", ":stock"), ("q", "1"), ("id", "gen_random_uuid()"),
-                        ("ref", f"'pgbench:' || {reference}"), ("v", ":variant"), ("w", ":warehouse"),
-                        ("channel", "CAST(NULL AS uuid)"), ("expires", "now() + interval '15 minutes'"),
-                        ("rt", "'pgbench'"), ("rid", reference), ("actor", "'bench'")):
-        sql = re.sub(rf":{name}\b", value, sql)
+    defaults = {"s": ":stock", "q": "1", "ref": f"'pgbench:' || {reference}", "channel": "NULL",
+                "country": "NULL", "expires": "now() + interval '15 minutes'", "rt": "'pgbench'", "rid": reference,
+                "actor": "'bench'", "stocks": "'{' || :stock || '}'", "quantities": "'{1}'",
+                "bucket_counts": "'{' || :buckets || '}'", "ids": "'{' || gen_random_uuid() || '}'",
+                "variants": "'{' || :variant || '}'", "warehouses": "'{' || :warehouse || '}'", **values}
+    for name, value in sorted(defaults.items(), key=lambda item: -len(item[0])):
+        sql = re.sub(rf"(?<!:):{name}\b", lambda _, value=value: value, sql)  # type: ignore[misc]
     return sql.strip()
 
 
 def service_script() -> str:
     """The statements `stock.reserve` sends for a one-line cart, taken from the service itself: the
-    variant and candidate rows, a savepoint, then the take-and-hold statement of the
-    skip-locked mode (random offset, SKIP LOCKED; the hold and its movement written by the same
-    statement); when that finds no unlocked bucket with room, a rollback to the savepoint and the
-    same statement waiting for one random bucket with room; when that too comes back empty, every
+    candidate read (a function call), then the take-and-hold call in the skip-locked mode (random
+    offset, SKIP LOCKED; the hold and its movement written by the same call, which rolls itself back
+    when it finds no bucket); when that comes back empty, the candidates again and the same call
+    waiting for one random bucket with room; when that too comes back empty, a savepoint, every
     bucket of the row locked in order and the units taken under those locks."""
     from mercato.modules.inventory import stock
 
-    candidates = stock._CANDIDATES.replace("CAST(:channel AS uuid)", "CAST(NULL AS uuid)").replace(
-        "CAST(:country AS text)", "CAST(NULL AS text)").strip()
+    candidates = _pgbench_params(stock._CANDIDATES)
 
-    def take_and_hold(take: str) -> str:
-        sql = _pgbench_params(stock._TAKE_AND_HOLD.format(take=take.strip()))
-        return sql.replace("SELECT n, free FROM took", "SELECT count(*) AS got FROM took")
+    def take(mode: str) -> str:
+        sql = _pgbench_params(stock._TAKE, mode=f"'{mode}'")
+        return sql.replace("SELECT take, bucket, free", "SELECT count(*) AS got")
 
     return f"""\\set r random(1, 2000000000)
-\\set offset random(0, 63)
 BEGIN;
 {candidates};
-SAVEPOINT reserve;
-{take_and_hold(stock._TAKE_FAST)} \\gset
+{take("skip_locked")} \\gset
 \\if :got = 0
-ROLLBACK TO SAVEPOINT reserve;
 {candidates};
-{take_and_hold(stock._TAKE_WAITING)} \\gset
+{take("wait_one")} \\gset
 \\endif
 \\if :got = 0
-ROLLBACK TO SAVEPOINT reserve;
+SAVEPOINT reserve;
 SELECT 1 FROM stock_buckets WHERE stock_id = :stock ORDER BY n FOR UPDATE;
 {candidates};
 UPDATE stock_buckets SET reserved = reserved + 1
@@ -214,8 +212,8 @@ WHERE stock_id = :stock AND n = (SELECT min(n) FROM stock_buckets
                                  WHERE stock_id = :stock AND quota - reserved - allocated >= 1)
 RETURNING n \\gset
 {_INSERT_HOLD.format(bucket=":n")}
-\\endif
 RELEASE SAVEPOINT reserve;
+\\endif
 COMMIT;
 """
 

@@ -397,63 +397,28 @@ async def _insert_movements(session: AsyncSession, movements: list[dict[str, Any
 
 
 # The variants asked for (whether they exist and track stock) and the stock rows each may draw
-# from, in one statement: the first thing a reservation reads.
+# from: the first thing a reservation reads. The function (migration 0013) is planned once per
+# connection; sent as a plain statement, PostgreSQL planned this read afresh on every call.
 _CANDIDATES = """
-SELECT c.stock_id, v.id, c.warehouse_id, c.priority, c.latitude, c.longitude, c.free, c.buckets, v.track_inventory
-FROM variants v
-LEFT JOIN LATERAL (
-    SELECT s.id AS stock_id, w.id AS warehouse_id, w.priority, w.latitude, w.longitude, b.free, b.buckets
-    FROM stock_levels s
-    JOIN warehouses w ON w.id = s.warehouse_id AND w.is_active
-    JOIN LATERAL (SELECT coalesce(sum(greatest(quota - reserved - allocated, 0)), 0) AS free, count(*) AS buckets
-                  FROM stock_buckets WHERE stock_id = s.id) b ON true
-    WHERE s.variant_id = v.id
-      AND (CAST(:channel AS uuid) IS NULL OR CAST(:channel AS uuid) = ANY(w.channel_ids))
-      AND (CAST(:country AS text) IS NULL OR cardinality(w.ship_countries) = 0
-           OR CAST(:country AS text) = ANY(w.ship_countries))
-) c ON true
-WHERE v.id = ANY(CAST(:variants AS uuid[]))
+SELECT stock_id, variant_id, warehouse_id, priority, latitude, longitude, free, buckets, track_inventory
+FROM inventory_candidates(CAST(:variants AS uuid[]), CAST(:channel AS uuid), CAST(:country AS text))
 """
 
-# One bucket with room for the whole quantity, picked at a random offset so concurrent buyers of
-# one SKU spread over the buckets; one locked by another buyer is skipped instead of waited for.
-_TAKE_FAST = """
-UPDATE stock_buckets b SET reserved = b.reserved + :q
-FROM (SELECT stock_id, n FROM stock_buckets
-      WHERE stock_id = :s AND quota - reserved - allocated >= :q
-      ORDER BY (n + :offset) % :buckets LIMIT 1 FOR UPDATE SKIP LOCKED) pick
-WHERE b.stock_id = pick.stock_id AND b.n = pick.n
-RETURNING b.n AS n, b.quota - b.reserved - b.allocated AS free
-"""
-
-# Wait for one bucket that had room a moment ago (the conditional update re-checks it once the
-# buyer ahead has committed): buyers queue on different rows instead of all on one.
-_TAKE_WAITING = """
-UPDATE stock_buckets SET reserved = reserved + :q
-WHERE stock_id = :s AND quota - reserved - allocated >= :q AND n = (
-    SELECT n FROM stock_buckets WHERE stock_id = :s AND quota - reserved - allocated >= :q
-    ORDER BY random() LIMIT 1)
-RETURNING n, quota - reserved - allocated AS free
-"""
-
-# A take and what it writes, in one statement: the hold and its ledger movement exist exactly when
-# the bucket was updated, and the bucket's lock is held for one round trip less.
-_TAKE_AND_HOLD = """
-WITH took AS ({take}),
-held AS (
-    INSERT INTO stock_reservations (id, reference, stock_id, bucket, variant_id, warehouse_id, quantity,
-                                    channel_id, expires_at, created_at)
-    SELECT :id, :ref, :s, n, :v, :w, :q, :channel, :expires, now() FROM took RETURNING 1),
-moved AS (
-    INSERT INTO stock_movements (stock_id, variant_id, warehouse_id, kind, quantity, on_hand_delta, reserved_delta,
-                                 allocated_delta, reason, reference_type, reference_id, actor, created_at)
-    SELECT :s, :v, :w, 'reservation', :q, 0, :q, 0, NULL, :rt, :rid, :actor, now() FROM took RETURNING 1)
-SELECT n, free FROM took
+# Every take of a plan, each with its hold and ledger movement, in one round trip (migration 0013):
+# `skip_locked` takes one bucket with room at a random offset, so concurrent buyers of one SKU spread
+# over the buckets, skipping those another buyer has locked; `wait_one` waits for one bucket that had
+# room a moment ago, so buyers queue on different rows instead of all on one. All takes or none: when
+# one finds no bucket, the function's own sub-transaction rolls back every take and row lock of the
+# call and it returns no rows.
+_TAKE = """
+SELECT take, bucket, free
+FROM inventory_take(:mode, CAST(:stocks AS uuid[]), CAST(:quantities AS integer[]), CAST(:bucket_counts AS integer[]),
+                    CAST(:ids AS uuid[]), CAST(:variants AS uuid[]), CAST(:warehouses AS uuid[]), :ref,
+                    CAST(:channel AS uuid), :expires, :rt, :rid, :actor)
 """
 
 # How a reservation takes units, from cheapest to surest. A mode that cannot take what the plan
-# asks for (buckets busy or just emptied) makes the whole attempt roll back to its savepoint —
-# which also drops any row lock it took without using it — and the next mode runs.
+# asks for (buckets busy or just emptied) leaves nothing behind, and the next mode runs.
 _MODES = ("skip_locked", "wait_one", "exact")
 
 
@@ -465,26 +430,21 @@ async def _take_and_hold(
     session: AsyncSession, takes: Sequence[rules.Take], mode: str, bucket_count: dict[uuid.UUID, int], *,
     reference: str, channel_id: uuid.UUID | None, expires_at: Any, ref_type: str, ref_id: str, actor: str | None,
 ) -> list[ReservationRow]:
-    """The two cheap modes: each take is one statement that updates one bucket and writes the hold
-    and its movement; a take that finds no bucket raises _Contended (the caller rolls back)."""
-    sql = _TAKE_AND_HOLD.format(take=(_TAKE_FAST if mode == "skip_locked" else _TAKE_WAITING).strip())
-    held: list[ReservationRow] = []
-    dried: list[uuid.UUID] = []
-    for take in takes:
-        reservation_id = uuid.uuid4()
-        got = await _rows(session, sql, s=take.stock_id, q=take.quantity, offset=uuid.uuid4().int % 64,
-                          buckets=max(1, bucket_count[take.stock_id]), id=reservation_id, ref=reference,
-                          v=take.variant_id, w=take.warehouse_id, channel=channel_id, expires=expires_at,
-                          rt=ref_type, rid=ref_id, actor=actor)
-        if not got:
-            raise _Contended()
-        if got[0][1] == 0:
-            dried.append(take.variant_id)
-        held.append(ReservationRow(reservation_id, reference, take.variant_id, take.warehouse_id, take.quantity,
-                                   expires_at))
+    """The two cheap modes: one statement takes one bucket per take and writes the holds and their
+    movements; when any take finds no bucket nothing is written and _Contended is raised."""
+    ids = [uuid.uuid4() for _ in takes]
+    got = await _rows(session, _TAKE, mode=mode, stocks=[t.stock_id for t in takes],
+                      quantities=[t.quantity for t in takes],
+                      bucket_counts=[max(1, bucket_count[t.stock_id]) for t in takes], ids=ids,
+                      variants=[t.variant_id for t in takes], warehouses=[t.warehouse_id for t in takes],
+                      ref=reference, channel=channel_id, expires=expires_at, rt=ref_type, rid=ref_id, actor=actor)
+    if len(got) != len(takes):
+        raise _Contended()
+    dried = sorted({takes[take - 1].variant_id for take, _, free in got if free == 0})
     if dried:
-        await recompute_availability(session, sorted(set(dried)))
-    return held
+        await recompute_availability(session, dried)
+    return [ReservationRow(i, reference, t.variant_id, t.warehouse_id, t.quantity, expires_at)
+            for i, t in zip(ids, takes, strict=True)]
 
 
 async def _take_exact(session: AsyncSession, stock_id: uuid.UUID, quantity: int) -> list[tuple[int, int]]:
@@ -517,8 +477,9 @@ async def reserve(
 ) -> list[ReservationRow]:
     """Hold stock for `reference` (a cart) until `ttl` passes; all lines or none (409 otherwise).
 
-    Variants that do not track inventory need no reservation. Each attempt runs in a savepoint:
-    first without waiting for any lock, then waiting for one bucket per stock row, then with every
+    Variants that do not track inventory need no reservation. A failed attempt leaves nothing
+    behind, and the next one is surer: first without waiting for any lock, then waiting for one
+    bucket per stock row (each of these two is one statement for the whole cart), then with every
     candidate bucket locked in order — exact, so a buyer is refused only when the stock really
     cannot cover the cart, never because buckets were busy.
     """
@@ -537,14 +498,17 @@ async def reserve(
     if not wanted:
         return []
     found: list[tuple[rules.Candidate, int]] | None = _as_candidates(rows)
-    for mode in _MODES:
+    for mode in _MODES[:-1]:
         try:
-            async with session.begin_nested():
-                return await _reserve(session, reference, wanted, channel_id, country, ttl, strategy,
-                                      destination, actor, mode, found)
+            return await _reserve(session, reference, wanted, channel_id, country, ttl, strategy, destination,
+                                  actor, mode, found)
         except _Contended:
             found = None  # the next mode reads afresh
-    raise AssertionError("the exact mode never contends")
+    # The exact mode locks every candidate bucket; a savepoint drops those locks again when the
+    # stock really is short and the caller goes on with its transaction.
+    async with session.begin_nested():
+        return await _reserve(session, reference, wanted, channel_id, country, ttl, strategy, destination,
+                              actor, _MODES[-1], None)
 
 
 async def _candidate_rows(session: AsyncSession, wanted: dict[uuid.UUID, int], channel_id: uuid.UUID | None,
