@@ -724,13 +724,18 @@ async def allocate(session: AsyncSession, reference: str, *, order_reference: st
     lots = await _pick_lots(session, keys, per_bucket, meta)
     allocations = [AllocationRow(uuid.uuid4(), order_reference, meta[k][0], meta[k][1], per_bucket[k], 0,
                                  lots.get(k, [])) for k in keys]
-    for k, a in zip(keys, allocations, strict=True):
-        await session.execute(text("""
-            INSERT INTO stock_allocations (id, reference, stock_id, bucket, variant_id, warehouse_id, quantity,
-                                           shipped, lots, created_at)
-            VALUES (:id, :ref, :s, :n, :v, :w, :q, 0, CAST(:lots AS jsonb), now())"""),
-            {"id": a.id, "ref": order_reference, "s": k[0], "n": k[1], "v": a.variant_id, "w": a.warehouse_id,
-             "q": a.quantity, "lots": json.dumps(a.lots)})
+    # One statement however many lines the order has (checkout's query count must not grow with them).
+    await session.execute(text("""
+        INSERT INTO stock_allocations (id, reference, stock_id, bucket, variant_id, warehouse_id, quantity,
+                                       shipped, lots, created_at)
+        SELECT a.id, :ref, a.stock_id, a.n, a.variant_id, a.warehouse_id, a.q, 0, CAST(a.lots AS jsonb), now()
+        FROM unnest(CAST(:ids AS uuid[]), CAST(:stocks AS uuid[]), CAST(:ns AS smallint[]), CAST(:variants AS uuid[]),
+                    CAST(:warehouses AS uuid[]), CAST(:qs AS integer[]), CAST(:lots AS text[]))
+             AS a(id, stock_id, n, variant_id, warehouse_id, q, lots)"""),
+        {"ref": order_reference, "ids": [a.id for a in allocations], "stocks": [k[0] for k in keys],
+         "ns": [k[1] for k in keys], "variants": [a.variant_id for a in allocations],
+         "warehouses": [a.warehouse_id for a in allocations], "qs": [a.quantity for a in allocations],
+         "lots": [json.dumps(a.lots) for a in allocations]})
     ref_type, ref_id = _split_reference(order_reference)
     await _insert_movements(session, [
         dict(stock_id=k[0], variant_id=meta[k][0], warehouse_id=meta[k][1], kind="allocation",
