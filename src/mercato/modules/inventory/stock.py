@@ -705,10 +705,13 @@ async def allocate(session: AsyncSession, reference: str, *, order_reference: st
     Lot-tracked stock is allocated first-expiring-first-out from unexpired lots. Returns the
     allocations; an empty list means nothing was held (it expired): the caller reserves again.
     """
+    # Each hold comes back with whether its variant is lot-tracked: one statement less on the way.
     rows = await _rows(session, f"DELETE FROM stock_reservations WHERE reference = :r "  # noqa: S608 - only constant column lists are interpolated
-                                f"RETURNING {_RESERVATION_COLUMNS}", r=reference)
+                                f"RETURNING {_RESERVATION_COLUMNS}, EXISTS (SELECT 1 FROM inventory_items i "
+                                f"WHERE i.variant_id = stock_reservations.variant_id AND i.lot_tracked)", r=reference)
     if not rows:
         return []
+    tracked = {r[4] for r in rows if r[7]}
     per_bucket: dict[tuple[uuid.UUID, int], int] = defaultdict(int)
     meta: dict[tuple[uuid.UUID, int], tuple[uuid.UUID, uuid.UUID]] = {}
     for r in rows:
@@ -721,7 +724,7 @@ async def allocate(session: AsyncSession, reference: str, *, order_reference: st
         FROM unnest(CAST(:stocks AS uuid[]), CAST(:ns AS smallint[]), CAST(:qs AS integer[])) AS u(stock_id, n, q)
         WHERE b.stock_id = u.stock_id AND b.n = u.n"""),
         {"stocks": [k[0] for k in keys], "ns": [k[1] for k in keys], "qs": [per_bucket[k] for k in keys]})
-    lots = await _pick_lots(session, keys, per_bucket, meta)
+    lots = await _pick_lots(session, keys, per_bucket, meta, tracked)
     allocations = [AllocationRow(uuid.uuid4(), order_reference, meta[k][0], meta[k][1], per_bucket[k], 0,
                                  lots.get(k, [])) for k in keys]
     # One statement however many lines the order has (checkout's query count must not grow with them).
@@ -748,10 +751,8 @@ async def allocate(session: AsyncSession, reference: str, *, order_reference: st
 
 async def _pick_lots(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]],
                      per_bucket: dict[tuple[uuid.UUID, int], int],
-                     meta: dict[tuple[uuid.UUID, int], tuple[uuid.UUID, uuid.UUID]]) -> dict[Any, list[dict[str, Any]]]:
-    tracked = {r[0] for r in await _rows(
-        session, "SELECT variant_id FROM inventory_items WHERE lot_tracked AND variant_id = ANY(CAST(:v AS uuid[]))",
-        v=sorted({m[0] for m in meta.values()}))}
+                     meta: dict[tuple[uuid.UUID, int], tuple[uuid.UUID, uuid.UUID]],
+                     tracked: set[uuid.UUID]) -> dict[Any, list[dict[str, Any]]]:
     picked: dict[Any, list[dict[str, Any]]] = {}
     today = utcnow().date()
     for k in keys:

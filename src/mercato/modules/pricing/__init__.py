@@ -37,3 +37,20 @@ __all__ = [
     "TaxProvider", "TaxRate", "TaxResult", "TaxSummary", "TaxedLine", "compute", "provider_named", "rates_for",
     "resolve_prices", "seed_tax_demo", "shipping_line", "unit_price",
 ]
+
+# The composed pricing engine (cart and checkout): price → promotions → shipping → tax, explained.
+from mercato.modules.pricing.totals_rules import Discount as Discount
+from mercato.modules.pricing.totals_rules import Discounts as Discounts
+from mercato.modules.pricing.totals_rules import Entry as BreakdownEntry
+from mercato.modules.pricing.totals_rules import LineTotals as LineTotals
+from mercato.modules.pricing.totals_rules import OrderTotals as OrderTotals
+from mercato.modules.pricing.totals_rules import PricedLine as PricedLine
+from mercato.modules.pricing.totals_rules import Shipping as ShippingCharge
+from mercato.modules.pricing.totals_rules import Totals as Totals
+from mercato.modules.pricing.totals_rules import explained_total as explained_total
+from mercato.modules.pricing.totals_rules import price as price_cart
+
+__all__ += [
+    "BreakdownEntry", "Discount", "Discounts", "LineTotals", "OrderTotals", "PricedLine", "ShippingCharge", "Totals",
+    "explained_total", "price_cart",
+]

@@ -1,0 +1,264 @@
+"""The cart's reads and writes, each one statement.
+
+`load` reads the cart, its channel, the customer's groups, every line with what the cart needs of
+its variant and product (sku, names, tax class, weight, limits, category path, brand, collections,
+whether it is listed in the channel) and the stock the channel's warehouses can still hand out,
+plus variants about to be added: one statement however many lines. Other modules' tables are read
+by name in this read-only query, as the storefront reads do (the inventory rule for which stock
+counts is `inventory.storefront`'s: active warehouses serving the channel, shipping to the cart's
+country when it has an address).
+
+`save` writes lines (upserted and deleted) and the cart's own fields in one statement.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mercato.modules.cart.models import Cart
+
+_LOAD = """
+WITH cart AS (
+    SELECT c.id, c.channel_id, c.currency, c.customer_id, c.status, c.email, c.shipping_address,
+           c.billing_address, c.shipping_option_id, c.shipping_quote, c.coupons, c.abandoned_at, c.expires_at,
+           c.order_id, c.version, c.created_at, c.updated_at,
+           ch.code AS channel_code, ch.currency AS channel_currency, ch.countries, ch.prices_include_tax,
+           ch.reservation_ttl_s, ch.default_country,
+           (SELECT coalesce(array_agg(m.group_id), '{}') FROM customer_group_members m
+            WHERE m.customer_id = c.customer_id) AS group_ids,
+           EXISTS (SELECT 1 FROM stock_reservations r WHERE r.reference = 'cart:' || c.id::text) AS reserved
+    FROM carts c JOIN channels ch ON ch.id = c.channel_id
+    WHERE c.id = :id
+    %(lock)s
+), wanted AS (
+    SELECT l.id AS line_id, l.variant_id, l.quantity, l.unit_price AS stored_price, l.created_at AS added_at
+    FROM cart_lines l WHERE l.cart_id = :id
+    UNION ALL
+    SELECT NULL, x.id, 0, NULL, NULL FROM unnest(CAST(:extra AS uuid[])) AS x(id)
+    WHERE NOT EXISTS (SELECT 1 FROM cart_lines l2 WHERE l2.cart_id = :id AND l2.variant_id = x.id)
+), items AS (
+    SELECT w.line_id, w.variant_id, w.quantity, w.stored_price, w.added_at,
+           v.id IS NOT NULL AS known, v.product_id, v.sku, v.name AS variant_name, p.name AS product_name,
+           v.tax_class, coalesce(v.weight_grams, 0) AS weight_grams, v.min_quantity, v.max_quantity,
+           v.track_inventory, p.brand_id, cat.path AS category_path,
+           coalesce(lst.collection_ids, '{}') AS collection_ids, lst.product_id IS NOT NULL AS listed,
+           coalesce(st.free, 0) AS free
+    FROM wanted w
+    LEFT JOIN variants v ON v.id = w.variant_id
+    LEFT JOIN products p ON p.id = v.product_id
+    LEFT JOIN categories cat ON cat.id = p.category_id
+    LEFT JOIN product_listings lst ON lst.product_id = v.product_id AND lst.channel_id = (SELECT channel_id FROM cart)
+    LEFT JOIN LATERAL (
+        SELECT sum((SELECT coalesce(sum(b.quota - b.reserved - b.allocated), 0)
+                    FROM stock_buckets b WHERE b.stock_id = s.id)
+                   -- what this cart itself holds (a checkout that did not complete) is its own to use
+                   + (SELECT coalesce(sum(r.quantity), 0) FROM stock_reservations r
+                      WHERE r.stock_id = s.id AND r.reference = 'cart:' || CAST(:id AS text))) AS free
+        FROM stock_levels s
+        JOIN warehouses wh ON wh.id = s.warehouse_id
+        WHERE s.variant_id = v.id AND v.track_inventory AND wh.is_active
+          AND (SELECT channel_id FROM cart) = ANY(wh.channel_ids)
+          AND (cardinality(wh.ship_countries) = 0
+               OR (SELECT shipping_address ->> 'country_code' FROM cart) IS NULL
+               OR (SELECT shipping_address ->> 'country_code' FROM cart) = ANY(wh.ship_countries))
+    ) st ON true
+)
+SELECT cart.*, items.*
+FROM cart LEFT JOIN items ON true
+ORDER BY items.added_at NULLS LAST, items.line_id
+"""
+_LOAD_PLAIN = text(_LOAD % {"lock": ""})
+_LOAD_LOCKED = text(_LOAD % {"lock": "FOR UPDATE OF c"})
+
+
+@dataclass
+class Item:
+    """A line of the cart (line_id set) or a variant about to be added (line_id None)."""
+
+    line_id: uuid.UUID | None
+    variant_id: uuid.UUID
+    quantity: int
+    stored_price: int | None
+    added_at: datetime | None
+    known: bool
+    product_id: uuid.UUID | None
+    sku: str
+    name: str
+    tax_class: str
+    weight_grams: int
+    min_quantity: int
+    max_quantity: int | None
+    track_inventory: bool
+    brand_id: uuid.UUID | None
+    category_path: str | None
+    collection_ids: frozenset[uuid.UUID]
+    listed: bool
+    free: int
+
+
+@dataclass
+class CartState:
+    """A cart as loaded, changed in memory by the service, then saved."""
+
+    id: uuid.UUID
+    channel_id: uuid.UUID
+    channel_code: str
+    currency: str
+    channel_currency: str
+    countries: tuple[str, ...]
+    default_country: str
+    prices_include_tax: bool
+    reservation_ttl_s: int
+    customer_id: uuid.UUID | None
+    status: str
+    email: str | None
+    shipping_address: dict[str, Any] | None
+    billing_address: dict[str, Any] | None
+    shipping_option_id: str | None
+    shipping_quote: dict[str, Any] | None
+    coupons: list[str]
+    expires_at: datetime
+    order_id: uuid.UUID | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    group_ids: frozenset[uuid.UUID]
+    reserved: bool
+    items: list[Item] = field(default_factory=list)
+
+    @property
+    def lines(self) -> list[Item]:
+        return [item for item in self.items if item.line_id is not None]
+
+    @property
+    def country(self) -> str | None:
+        return self.shipping_address.get("country_code") if self.shipping_address else None
+
+    def item_for(self, variant_id: uuid.UUID) -> Item | None:
+        for item in self.items:
+            if item.variant_id == variant_id:
+                return item
+        return None
+
+
+def _item(row: Any) -> Item:
+    name = row.variant_name or ""
+    if row.product_name and name and name != row.product_name and not name.startswith(row.product_name):
+        name = f"{row.product_name} – {name}"
+    return Item(
+        line_id=row.line_id, variant_id=row.variant_id, quantity=row.quantity, stored_price=row.stored_price,
+        added_at=row.added_at, known=row.known, product_id=row.product_id, sku=row.sku or "",
+        name=name or row.product_name or "", tax_class=row.tax_class or "standard", weight_grams=row.weight_grams,
+        min_quantity=row.min_quantity or 1, max_quantity=row.max_quantity, track_inventory=bool(row.track_inventory),
+        brand_id=row.brand_id, category_path=row.category_path, collection_ids=frozenset(row.collection_ids or ()),
+        listed=bool(row.listed), free=int(row.free),
+    )
+
+
+async def load(session: AsyncSession, cart_id: uuid.UUID, *, lock: bool,
+               extra: Sequence[uuid.UUID] = ()) -> CartState | None:
+    """The cart with everything pricing and validation need (see the module doc); None when there
+    is no such cart. `lock`: FOR UPDATE of the cart row (every write takes it first)."""
+    rows = (await session.execute(_LOAD_LOCKED if lock else _LOAD_PLAIN,
+                                  {"id": cart_id, "extra": list(extra)})).all()
+    if not rows:
+        return None
+    first = rows[0]
+    state = CartState(
+        id=first.id, channel_id=first.channel_id, channel_code=first.channel_code, currency=first.currency,
+        channel_currency=first.channel_currency, countries=tuple(first.countries or ()),
+        default_country=first.default_country, prices_include_tax=first.prices_include_tax,
+        reservation_ttl_s=first.reservation_ttl_s, customer_id=first.customer_id, status=first.status,
+        email=first.email, shipping_address=first.shipping_address, billing_address=first.billing_address,
+        shipping_option_id=first.shipping_option_id, shipping_quote=first.shipping_quote,
+        coupons=list(first.coupons or ()), expires_at=first.expires_at, order_id=first.order_id,
+        version=first.version, created_at=first.created_at, updated_at=first.updated_at,
+        group_ids=frozenset(first.group_ids or ()), reserved=bool(first.reserved),
+    )
+    state.items = [_item(row) for row in rows if row.variant_id is not None]
+    return state
+
+
+_SAVE = text("""
+WITH up AS (
+    INSERT INTO cart_lines (id, cart_id, variant_id, quantity, unit_price, created_at, updated_at)
+    SELECT u.id, :id, u.variant_id, u.quantity, u.unit_price, :now, :now
+    FROM unnest(CAST(:up_ids AS uuid[]), CAST(:up_variants AS uuid[]), CAST(:up_quantities AS int[]),
+                CAST(:up_prices AS bigint[])) AS u(id, variant_id, quantity, unit_price)
+    ON CONFLICT (cart_id, variant_id) DO UPDATE
+        SET quantity = EXCLUDED.quantity, unit_price = EXCLUDED.unit_price, updated_at = EXCLUDED.updated_at
+), gone AS (
+    DELETE FROM cart_lines WHERE cart_id = :id AND id = ANY(CAST(:gone_ids AS uuid[]))
+)
+UPDATE carts SET customer_id = :customer_id, email = :email, shipping_address = :shipping_address,
+       billing_address = :billing_address, shipping_option_id = :shipping_option_id,
+       shipping_quote = :shipping_quote, coupons = CAST(:coupons AS varchar[]), abandoned_at = NULL,
+       expires_at = :expires_at, updated_at = :now, version = version + 1
+WHERE id = :id
+""").bindparams(*(bindparam(name, type_=JSONB()) for name in ("shipping_address", "billing_address",
+                                                                  "shipping_quote")))
+
+
+@dataclass(frozen=True)
+class LineWrite:
+    id: uuid.UUID
+    variant_id: uuid.UUID
+    quantity: int
+    unit_price: int
+
+
+async def save(session: AsyncSession, state: CartState, *, now: datetime, upserts: Sequence[LineWrite] = (),
+               deletes: Sequence[uuid.UUID] = ()) -> None:
+    """Write the lines changed and the cart's fields as `state` holds them (the cart is locked)."""
+    await session.execute(_SAVE, {
+        "id": state.id, "now": now, "customer_id": state.customer_id, "email": state.email,
+        "shipping_address": state.shipping_address, "billing_address": state.billing_address,
+        "shipping_option_id": state.shipping_option_id, "shipping_quote": state.shipping_quote,
+        "coupons": state.coupons, "expires_at": state.expires_at,
+        "up_ids": [w.id for w in upserts], "up_variants": [w.variant_id for w in upserts],
+        "up_quantities": [w.quantity for w in upserts], "up_prices": [w.unit_price for w in upserts],
+        "gone_ids": list(deletes),
+    })
+    state.updated_at = now
+    state.version += 1
+
+
+async def insert_cart(session: AsyncSession, cart: Cart) -> bool:
+    """Insert a new cart; False when the customer already has an active cart in the channel (a
+    concurrent create won)."""
+    result = await session.execute(
+        insert(Cart).values(
+            id=cart.id, channel_id=cart.channel_id, currency=cart.currency, customer_id=cart.customer_id,
+            status="active", coupons=[], expires_at=cart.expires_at, version=1,
+            created_at=cart.created_at, updated_at=cart.updated_at,
+        ).on_conflict_do_nothing(
+            index_elements=["customer_id", "channel_id"],
+            index_where=text("status = 'active' AND customer_id IS NOT NULL"),
+        ).returning(Cart.id)
+    )
+    return result.first() is not None
+
+
+async def active_cart_of(session: AsyncSession, customer_id: uuid.UUID, channel_id: uuid.UUID,
+                         now: datetime) -> uuid.UUID | None:
+    """The customer's active cart in the channel; an expired one (the purge job has not run yet)
+    is deleted here so a new one can take its place."""
+    row = (await session.execute(text("""
+        SELECT id, expires_at FROM carts
+        WHERE customer_id = :c AND channel_id = :ch AND status = 'active'"""),
+        {"c": customer_id, "ch": channel_id})).first()
+    if row is None:
+        return None
+    if row.expires_at <= now:
+        await session.execute(text("DELETE FROM carts WHERE id = :id"), {"id": row.id})
+        return None
+    found: uuid.UUID = row.id
+    return found
