@@ -80,6 +80,8 @@ async def test_group_crud_with_etags(client: httpx.AsyncClient, session: AsyncSe
 @pytest.mark.parametrize("payload", [
     {"code": "", "name": "x"}, {"code": "Has Space", "name": "x"}, {"code": "a" * 51, "name": "x"},
     {"code": "ok", "name": ""}, {"code": "ok"}, {"code": "ok", "name": "x", "extra": 1},
+    {"code": "ok", "name": "x", "tax_exempt": "yes"}, {"code": "ok", "name": "x", "tax_exempt": 1},
+    {"code": "ok", "name": "x", "tax_exempt": None},
 ])
 async def test_bad_groups_are_refused(
     client: httpx.AsyncClient, session: AsyncSession, writer: dict[str, str], payload: dict[str, Any]
@@ -88,6 +90,44 @@ async def test_bad_groups_are_refused(
     assert response.status_code == 422
     assert response.json()["code"] == "validation.invalid"
     assert await count(session, CustomerGroup) == 0
+
+
+async def test_a_groups_tax_exemption_is_set_and_changed_like_its_other_fields(
+    client: httpx.AsyncClient, session: AsyncSession, writer: dict[str, str]
+) -> None:
+    plain = await client.post("/admin/customer-groups", headers=writer, json={"code": "retail", "name": "Retail"})
+    assert plain.json()["tax_exempt"] is False
+    created = await client.post("/admin/customer-groups", headers=writer,
+                                json={"code": "b2b-eu", "name": "B2B with VAT id", "tax_exempt": True})
+    assert created.status_code == 201, created.text
+    group = created.json()
+    assert group["tax_exempt"] is True
+    url = f"/admin/customer-groups/{group['id']}"
+    assert (await client.get(url, headers=writer)).json()["tax_exempt"] is True
+
+    # Renaming leaves the exemption alone; a stale ETag changes nothing; a bad value is refused.
+    renamed = await client.patch(url, headers={**writer, "if-match": created.headers["etag"]},
+                                 json={"name": "B2B"})
+    assert renamed.status_code == 200
+    assert renamed.json()["tax_exempt"] is True
+    stale = await client.patch(url, headers={**writer, "if-match": created.headers["etag"]},
+                               json={"tax_exempt": False})
+    assert stale.status_code == 412
+    bad = await client.patch(url, headers={**writer, "if-match": renamed.headers["etag"]},
+                             json={"tax_exempt": "no"})
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "validation.invalid"
+    assert (await client.get(url, headers=writer)).json()["tax_exempt"] is True
+
+    revoked = await client.patch(url, headers={**writer, "if-match": renamed.headers["etag"]},
+                                 json={"tax_exempt": False})
+    assert revoked.status_code == 200, revoked.text
+    assert (revoked.json()["tax_exempt"], revoked.json()["version"]) == (False, 3)
+    assert revoked.headers["etag"] not in (created.headers["etag"], renamed.headers["etag"])
+    stored = (await session.execute(select(CustomerGroup.tax_exempt).where(CustomerGroup.code == "b2b-eu"))).scalar()
+    assert stored is False
+    listed = (await client.get("/admin/customer-groups", headers=writer)).json()["items"]
+    assert {g["code"]: g["tax_exempt"] for g in listed} == {"b2b-eu": False, "retail": False}
 
 
 async def test_members_need_customer_permissions(

@@ -9,6 +9,11 @@ Promotions and shipping depend on each other: a free-over threshold compares aga
 after discounts, and free shipping needs the shipping price. The promotions are loaded once and
 evaluated (purely) twice: first without shipping to get the discounted subtotal the option is
 quoted for, then with the option's price, which is the result used.
+
+Who the buyer is comes with the loaded cart (no statement of its own): the customer's groups, whether
+one of them is tax-exempt (tax is then not charged, and tax-inclusive prices lose the tax they
+contain, see `pricing.tax_rules`), and whether it is their first order (first-order promotions; a
+guest never has one).
 """
 
 from __future__ import annotations
@@ -101,10 +106,9 @@ async def price(
         weight += p.item.weight_grams * p.quantity
     unavailable = frozenset(p.key for p in ordered if p.key not in lines)
 
-    # The first-order condition needs the customer's order history, which this module cannot see
-    # yet: such promotions do not apply in the cart (the checkout may decide otherwise).
     promo_cart = promotions.PromoCart.of(promo_lines, currency=state.currency, channel_id=state.channel_id,
-                                         customer_id=state.customer_id, customer_group_ids=state.group_ids)
+                                         customer_id=state.customer_id, customer_group_ids=state.group_ids,
+                                         is_first_order=state.first_order)
     codes = promotions.normalized_codes(state.coupons)
     loaded: list[promotions.Promotion] = []
     if promo_lines:
@@ -141,7 +145,7 @@ async def price(
     charge = pricing.ShippingCharge(amount=int(quote["price"]), tax_class=quote["tax_class"], name=quote["name"],
                                     option_id=quote["id"]) if quote is not None else None
     totals = pricing.price_cart(lines.values(), discounts=discounts_of(result), shipping=charge, rates=rates,
-                                prices_include_tax=state.prices_include_tax)
+                                prices_include_tax=state.prices_include_tax, exempt=state.tax_exempt)
     return PricedCart(tuple(proposed), lines, unavailable, totals, promo_cart, result, quote, dropped, weight)
 
 

@@ -26,8 +26,9 @@ def cart_json(state: CartState, priced: PricedCart) -> dict[str, Any]:
     `quantity`, `unit_price`, `total` and, added: `product_id`, `subtotal`, `discount`, `tax`,
     `available`, `price_changed`, `previous_unit_price`, `breakdown`), `email`, the addresses,
     `shipping_option`, `coupons`, `totals` (`subtotal`, `discount`, `shipping`, `tax`, `total`,
-    each Money) and, added: `channel`, `customer_id`, `status`, `tax_included`, `tax_calculated`,
-    `promotions`, `coupon_problems`, `breakdown`, `created_at`, `updated_at`, `expires_at`."""
+    each Money) and, added: `channel`, `customer_id`, `status`, `tax_included`, `tax_exempt` (the
+    customer is in a tax-exempt group: no tax charged), `tax_calculated`, `promotions`,
+    `coupon_problems`, `breakdown`, `created_at`, `updated_at`, `expires_at`."""
     currency = state.currency
     lines = []
     for proposed in priced.proposed:
@@ -80,6 +81,7 @@ def cart_json(state: CartState, priced: PricedCart) -> dict[str, Any]:
                         "amount": money(a.amount, currency)} for a in priced.promo.applied],
         "totals": {key: money(value, currency) for key, value in order.as_dict().items()},
         "tax_included": order.tax_included,
+        "tax_exempt": state.tax_exempt,
         "tax_calculated": priced.totals.tax_computed,
         "breakdown": _entries(priced.totals.breakdown, currency),
         "created_at": _time(state.created_at),

@@ -1,6 +1,7 @@
 """The cart's reads and writes, each one statement.
 
-`load` reads the cart, its channel, the customer's groups, every line with what the cart needs of
+`load` reads the cart, its channel, the customer's groups (and whether any of them is tax-exempt),
+whether the customer has ever ordered (first-order promotions), every line with what the cart needs of
 its variant and product (sku, names, tax class, weight, limits, category path, brand, collections,
 whether it is listed in the channel) and the stock the channel's warehouses can still hand out,
 plus variants about to be added: one statement however many lines. Other modules' tables are read
@@ -32,10 +33,18 @@ WITH cart AS (
            c.order_id, c.version, c.created_at, c.updated_at,
            ch.code AS channel_code, ch.currency AS channel_currency, ch.countries, ch.prices_include_tax,
            ch.reservation_ttl_s, ch.default_country,
-           (SELECT coalesce(array_agg(m.group_id), '{}') FROM customer_group_members m
-            WHERE m.customer_id = c.customer_id) AS group_ids,
+           grp.group_ids, grp.tax_exempt,
+           -- a guest cannot prove a first order: only a signed-in customer without any order has one
+           c.customer_id IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id) AS first_order,
            EXISTS (SELECT 1 FROM stock_reservations r WHERE r.reference = 'cart:' || c.id::text) AS reserved
     FROM carts c JOIN channels ch ON ch.id = c.channel_id
+    CROSS JOIN LATERAL (
+        SELECT coalesce(array_agg(m.group_id), '{}') AS group_ids,
+               coalesce(bool_or(g.tax_exempt), false) AS tax_exempt
+        FROM customer_group_members m JOIN customer_groups g ON g.id = m.group_id
+        WHERE m.customer_id = c.customer_id
+    ) grp
     WHERE c.id = :id
     %(lock)s
 ), wanted AS (
@@ -131,6 +140,8 @@ class CartState:
     created_at: datetime
     updated_at: datetime
     group_ids: frozenset[uuid.UUID]
+    tax_exempt: bool  # in a tax-exempt customer group (B2B with a VAT id)
+    first_order: bool  # a signed-in customer who has no order yet
     reserved: bool
     items: list[Item] = field(default_factory=list)
 
@@ -181,7 +192,8 @@ async def load(session: AsyncSession, cart_id: uuid.UUID, *, lock: bool,
         shipping_option_id=first.shipping_option_id, shipping_quote=first.shipping_quote,
         coupons=list(first.coupons or ()), expires_at=first.expires_at, order_id=first.order_id,
         version=first.version, created_at=first.created_at, updated_at=first.updated_at,
-        group_ids=frozenset(first.group_ids or ()), reserved=bool(first.reserved),
+        group_ids=frozenset(first.group_ids or ()), tax_exempt=bool(first.tax_exempt),
+        first_order=bool(first.first_order), reserved=bool(first.reserved),
     )
     state.items = [_item(row) for row in rows if row.variant_id is not None]
     return state

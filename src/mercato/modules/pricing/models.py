@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    false,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -25,11 +26,15 @@ from mercato.kit.ids import new_id
 
 
 class CustomerGroup(TimestampMixin, Base):
+    """Customers priced alike. `tax_exempt`: its members pay no tax (B2B buyers with a VAT id,
+    reverse charge); membership is how a customer's exemption is granted and withdrawn."""
+
     __tablename__ = "customer_groups"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     code: Mapped[str] = mapped_column(String(50), nullable=False, unique=True)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
+    tax_exempt: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
 

@@ -38,11 +38,16 @@ Currency = Annotated[str, StringConstraints(min_length=3, max_length=3, pattern=
                      AfterValidator(_upper)]
 
 
+TAX_EXEMPT = ("Members pay no tax (B2B buyers with a VAT id): nothing is added to tax-exclusive prices, "
+              "and tax-inclusive prices lose the tax they contain")
+
+
 class GroupIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: Code = Field(description="Lower-case letters, digits, - and _")
     name: Name
+    tax_exempt: bool = Field(default=False, strict=True, description=TAX_EXEMPT)
 
 
 class GroupUpdateIn(BaseModel):
@@ -50,12 +55,14 @@ class GroupUpdateIn(BaseModel):
 
     code: Code | None = None
     name: Name | None = None
+    tax_exempt: bool | None = Field(default=None, strict=True, description=TAX_EXEMPT)
 
 
 class GroupOut(BaseModel):
     id: str
     code: str
     name: str
+    tax_exempt: bool
     version: int
     created_at: datetime
     updated_at: datetime
@@ -178,8 +185,8 @@ class EntriesWritten(BaseModel):
 
 
 def group_out(group: CustomerGroup) -> GroupOut:
-    return GroupOut(id=str(group.id), code=group.code, name=group.name, version=group.version,
-                    created_at=group.created_at, updated_at=group.updated_at)
+    return GroupOut(id=str(group.id), code=group.code, name=group.name, tax_exempt=group.tax_exempt,
+                    version=group.version, created_at=group.created_at, updated_at=group.updated_at)
 
 
 def member_out(member: CustomerGroupMember) -> MemberOut:

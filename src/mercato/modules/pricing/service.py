@@ -58,9 +58,10 @@ async def get_group(session: AsyncSession, group_id: str, *, lock: bool = False)
     return group
 
 
-async def create_group(session: AsyncSession, *, code: str, name: str) -> CustomerGroup:
+async def create_group(session: AsyncSession, *, code: str, name: str, tax_exempt: bool = False) -> CustomerGroup:
+    """A new group; a code another group has → 409."""
     group = (await session.execute(
-        insert(CustomerGroup).values(code=code, name=name, version=1)
+        insert(CustomerGroup).values(code=code, name=name, tax_exempt=tax_exempt, version=1)
         .on_conflict_do_nothing(index_elements=["code"])
         .returning(CustomerGroup)
     )).scalar_one_or_none()
@@ -70,9 +71,11 @@ async def create_group(session: AsyncSession, *, code: str, name: str) -> Custom
 
 
 async def update_group(
-    session: AsyncSession, group: CustomerGroup, *, code: str | None, name: str | None
+    session: AsyncSession, group: CustomerGroup, *, code: str | None, name: str | None,
+    tax_exempt: bool | None = None,
 ) -> CustomerGroup:
-    """Change a (locked) group's code or name; a code another group has → 409."""
+    """Change a (locked) group's code, name or tax exemption (None: unchanged); a code another
+    group has → 409. An exemption changed applies to its members' carts from their next read."""
     if code is not None and code != group.code:
         taken = await session.scalar(select(exists().where(CustomerGroup.code == code, CustomerGroup.id != group.id)))
         if taken:
@@ -80,6 +83,8 @@ async def update_group(
         group.code = code
     if name is not None:
         group.name = name
+    if tax_exempt is not None:
+        group.tax_exempt = tax_exempt
     group.version += 1
     try:
         async with session.begin_nested():

@@ -76,7 +76,7 @@ async def create_group(
     body: GroupIn, response: Response, _: Principal = Depends(WRITE), session: AsyncSession = Depends(get_session),
 ) -> GroupOut:
     """A code another group has → 409 `pricing.customer_group_code_taken`."""
-    group = await service.create_group(session, code=body.code, name=body.name)
+    group = await service.create_group(session, code=body.code, name=body.name, tax_exempt=body.tax_exempt)
     response.headers["ETag"] = _group_etag(group)
     response.headers["Location"] = f"/admin/customer-groups/{group.id}"
     return group_out(group)
@@ -99,7 +99,7 @@ async def update_group(
 ) -> GroupOut:
     group = await service.get_group(session, group_id, lock=True)
     check_if_match(if_match, _group_etag(group))
-    group = await service.update_group(session, group, code=body.code, name=body.name)
+    group = await service.update_group(session, group, code=body.code, name=body.name, tax_exempt=body.tax_exempt)
     response.headers["ETag"] = _group_etag(group)
     return group_out(group)
 
