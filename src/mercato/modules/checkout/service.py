@@ -1,19 +1,20 @@
-"""Placing an order: one transaction that re-validates the cart, holds its stock, creates the
-order, allocates the stock, counts coupon use and authorizes the payment.
+"""Placing an order: one transaction that re-validates the cart, creates the order, authorizes the
+payment, counts coupon use and allocates the stock.
 
-The order of the steps is chosen for what happens when one fails:
+The order of the steps is chosen for what happens when one fails, and so that rows every buyer
+of a product or a promotion needs are locked for as short a time as possible:
   1. the cart is locked and priced afresh (`cart.checkout_view`): two checkouts of one cart queue
      here, and the second finds the cart completed (409 `cart.completed`) — one order per cart;
-  2. the stock is held for the cart (a reservation with the channel's TTL, refreshed when the cart
-     already holds one) — 409 `inventory.insufficient_stock` when it cannot be;
-  3. a savepoint; then the order, the allocation of the held stock, the coupon count (a limit
-     reached meanwhile → 409 `promotion.usage_limit_reached`) and the payment authorization;
-  4. a declined payment rolls back to the savepoint and commits: no order, no coupon use, the
-     cart and its reservation kept for another attempt (402 `payment.declined`); a gateway failure
-     that may pass does the same (503 `payment.processing_error`, safe to retry);
-  5. otherwise the payment status is recorded on the order and the cart is closed.
-The coupon counters are row-locked from step 3 until commit, so they are taken as late as the
-order allows: a popular coupon serialises checkouts for the length of one authorization only.
+  2. a savepoint; the order (pending) and the payment authorization;
+  3. a declined payment rolls back to the savepoint, holds the cart's stock for another attempt
+     (a reservation with the channel's TTL) and commits: no order, no coupon use, the cart and its
+     stock hold kept (402 `payment.declined`); a gateway failure that may pass does the same (503
+     `payment.processing_error`, safe to retry);
+  4. otherwise the payment is recorded on the order and the cart closed; then, last, the shared
+     rows: the coupon and promotion counters (`promotions.redeem`: a limit reached meanwhile →
+     409 `promotion.usage_limit_reached`) and the stock (held, then allocated to the order: gone
+     meanwhile → 409 `inventory.insufficient_stock`). Those rows stay locked until commit, a few
+     statements later. When either refuses, the authorization is voided and nothing is kept.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.db import run_after_commit, take_after_commit
+from mercato.kit.errors import DomainError
 from mercato.kit.ids import new_id
 from mercato.modules import cart, inventory, orders, payments, promotions
 from mercato.modules.checkout.errors import PaymentUnavailable
@@ -52,19 +54,17 @@ async def place_order(
     payments.gateway_named(gateway)  # 422 payment.unknown_gateway before anything is touched
     view = await cart.checkout_view(session, cart_id, principal_customer_id=customer_id, lock=True)
     actor = f"customer:{customer_id}" if customer_id else "guest"
-    await _hold_stock(session, view, actor=actor)
-
     order_id = new_id()
+    payment_key = f"checkout:{cart_id}:{attempt_key}"[:255]
+
     attempt = await session.begin_nested()
     placed = await orders.create_order(session, _draft(view), order_id=order_id, actor=actor)
-    await inventory.allocate(session, view.reservation_reference, order_reference=f"order:{order_id}", actor=actor)
-    await promotions.redeem(session, view.promotions, order_id=order_id, customer_id=view.customer_id,
-                            currency=view.currency)
     outcome = await payments.authorize(
         session, order_id=order_id, amount=view.totals["total"], currency=view.currency, gateway=gateway,
-        token=token, idempotency_key=f"checkout:{cart_id}:{attempt_key}"[:255], email=view.email)
+        token=token, idempotency_key=payment_key, email=view.email)
     if outcome.status in ("declined", "failed"):
         await attempt.rollback()
+        await _keep_stock_for_retry(session, view, actor=actor)
         await session.commit()
         await run_after_commit(take_after_commit(session))
         if outcome.status == "declined":
@@ -77,10 +77,30 @@ async def place_order(
                                       "amount": outcome.amount, "currency": outcome.currency}, actor=actor)
     await cart.mark_completed(session, cart_id, order_id)
     body: dict[str, Any] = {"order": await orders.order_json(session, order_id), "order_token": placed.token}
+    try:
+        await promotions.redeem(session, view.promotions, order_id=order_id, customer_id=view.customer_id,
+                                currency=view.currency)
+        await _hold_stock(session, view, actor=actor)
+        await inventory.allocate(session, view.reservation_reference, order_reference=f"order:{order_id}",
+                                 actor=actor)
+    except DomainError:
+        if outcome.psp_reference:
+            await payments.void_unrecorded(gateway, psp_reference=outcome.psp_reference, idempotency_key=payment_key)
+        raise
     if outcome.status == "requires_action":
         body["next_action"] = outcome.next_action
         return CheckoutResult(202, body)
     return CheckoutResult(201, body)
+
+
+async def _keep_stock_for_retry(session: AsyncSession, view: cart.CheckoutView, *, actor: str) -> None:
+    """After a declined payment: hold the cart's stock for the buyer's next attempt, if it can be
+    held (a shortage here is the next attempt's 409, not this one's answer)."""
+    try:
+        async with session.begin_nested():
+            await _hold_stock(session, view, actor=actor)
+    except inventory.InsufficientStock:
+        pass
 
 
 async def _hold_stock(session: AsyncSession, view: cart.CheckoutView, *, actor: str) -> None:

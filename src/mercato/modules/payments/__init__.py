@@ -11,6 +11,8 @@ What others use (this module imports no other business module; orders calls it):
   3-D Secure: `await confirm(session, order_id=, data={"result": "approve"})` (409
         `payment.no_action_required` when nothing waits).
   admin: `payments_of(session, order_id)` → PaymentView list.
+  checkout, when the order fails after the authorization: `void_unrecorded(gateway, psp_reference=,
+        idempotency_key=)` (the payment row rolls back with the order).
   adapters: implement `PaymentGateway` and `register_gateway(adapter)`; `enable_gateways(names)`
         restricts which registered gateways may be used (default: every registered one).
 """
@@ -36,6 +38,7 @@ from mercato.modules.payments.service import PaymentView as PaymentView
 from mercato.modules.payments.service import authorize as authorize
 from mercato.modules.payments.service import confirm as confirm
 from mercato.modules.payments.service import payments_of as payments_of
+from mercato.modules.payments.service import void_unrecorded as void_unrecorded
 from mercato.modules.payments.testgateway import TestGateway as TestGateway
 
 register_gateway(TestGateway())

@@ -24,7 +24,13 @@ from mercato.kit.clock import utcnow
 from mercato.kit.errors import FieldError
 from mercato.kit.ids import new_id
 from mercato.modules.payments.errors import IdempotencyMismatch, NoActionRequired
-from mercato.modules.payments.gateway import AuthorizeRequest, ConfirmRequest, GatewayResult, gateway_named
+from mercato.modules.payments.gateway import (
+    AuthorizeRequest,
+    ConfirmRequest,
+    GatewayResult,
+    VoidRequest,
+    gateway_named,
+)
 from mercato.modules.payments.models import Payment, PaymentTransaction
 from mercato.modules.payments.rules import RETRYABLE, payment_status, scrub
 
@@ -181,3 +187,16 @@ def _transaction(
 
 def _short(message: str | None) -> str | None:
     return message[:500] if message else message
+
+
+async def void_unrecorded(gateway: str, *, psp_reference: str, idempotency_key: str) -> bool:
+    """Void an authorization whose payment record is being rolled back with the order it was for
+    (the checkout authorized, then could not complete the order). Best effort: True when voided;
+    a gateway failure is logged, and the authorization then lapses at the provider."""
+    try:
+        result = await gateway_named(gateway).void(VoidRequest(psp_reference, f"void:{idempotency_key}"[:255]))
+    except Exception:  # the order is refused either way; the provider's authorization expires
+        _log.exception("payment_void_failed", gateway=gateway, psp_reference=psp_reference)
+        return False
+    _log.info("payment_voided", gateway=gateway, psp_reference=psp_reference, status=result.status)
+    return result.status == "voided"
