@@ -116,6 +116,7 @@ class CartOut(BaseModel):
     totals: TotalsOut
     tax_included: bool
     tax_calculated: bool
+    tax_exempt: bool = Field(default=False, description="The customer is in a tax-exempt group (B2B)")
     breakdown: list[dict[str, Any]]
     created_at: str
     updated_at: str
