@@ -28,6 +28,7 @@ from mercato.kit.secrets import signing_secret
 from mercato.kit.settings import Settings, get_settings
 from mercato.kit.storage import build_storage
 from mercato.kit.web.problems import PROBLEM_MEDIA_TYPE, Problem
+from mercato.modules import payments
 from mercato.modules.identity import KeyRing, TokenAuthenticator
 from mercato.registry import routers
 
@@ -85,6 +86,7 @@ class MercatoAPI(FastAPI):
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    payments.enable_gateways(settings.payment_gateways)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

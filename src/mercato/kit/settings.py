@@ -98,6 +98,9 @@ class Settings(BaseSettings):
 
     # Where tax rates come from: "table" reads the zones of /admin/tax (pricing.provider_named).
     tax_provider: Literal["table"] = "table"
+    # Payment gateways checkout may use, by name (comma-separated in the environment). `test` is the
+    # built-in one whose tokens API.md lists; leave it out in production.
+    payment_gateways: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["test"])
 
     # File storage (media, import/export files): "local" keeps them under media_dir; "s3" uses any
     # S3-compatible service (s3_* settings). media_url_prefix is where their public URLs start.
@@ -119,7 +122,7 @@ class Settings(BaseSettings):
     max_import_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
 
     @field_validator("cors_origins", "forwarded_allow_ips", "worker_handler_modules", "previous_secret_keys",
-                     mode="before")
+                     "payment_gateways", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
