@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.modules.cart.models import Cart
@@ -274,3 +275,22 @@ async def active_cart_of(session: AsyncSession, customer_id: uuid.UUID, channel_
         return None
     found: uuid.UUID = row.id
     return found
+
+
+async def attach_if_free(session: AsyncSession, cart_id: uuid.UUID, customer_id: uuid.UUID,
+                         channel_id: uuid.UUID) -> uuid.UUID | None:
+    """A signed-in shopper goes on with the cart they filled as a guest: it becomes theirs, unless
+    they have an active cart in the channel already (then `POST /store/carts/{id}/merge` joins the
+    two). Returns the cart's customer afterwards (None: still a guest cart). A cart of theirs made
+    at this very moment elsewhere wins; the unique index says so, and this cart stays a guest's."""
+    try:
+        async with session.begin_nested():
+            attached = (await session.execute(text("""
+                UPDATE carts SET customer_id = :c
+                WHERE id = :id AND customer_id IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM carts o WHERE o.customer_id = :c AND o.channel_id = :ch
+                                                          AND o.status = 'active')
+                RETURNING customer_id"""), {"id": cart_id, "c": customer_id, "ch": channel_id})).first()
+    except IntegrityError:
+        return None
+    return customer_id if attached is not None else None

@@ -48,7 +48,16 @@ from mercato.modules.cart.errors import (
 from mercato.modules.cart.models import Cart
 from mercato.modules.cart.pricing import PricedCart, Proposed, price, proposed_lines
 from mercato.modules.cart.render import cart_json, money
-from mercato.modules.cart.repository import CartState, Item, LineWrite, active_cart_of, insert_cart, load, save
+from mercato.modules.cart.repository import (
+    CartState,
+    Item,
+    LineWrite,
+    active_cart_of,
+    attach_if_free,
+    insert_cart,
+    load,
+    save,
+)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -79,6 +88,8 @@ async def _locked(session: AsyncSession, cart_id: str, customer_id: uuid.UUID | 
     state = check_access(await load(session, parsed, lock=True, extra=extra or []), customer_id, now)
     if state.status != "active":
         raise CartCompleted()
+    if state.customer_id is None and customer_id is not None:
+        state.customer_id = await attach_if_free(session, state.id, customer_id, state.channel_id)
     return state
 
 

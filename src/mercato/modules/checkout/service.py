@@ -20,7 +20,7 @@ of a product or a promotion needs are locked for as short a time as possible:
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -53,6 +53,9 @@ async def place_order(
     """
     payments.gateway_named(gateway)  # 422 payment.unknown_gateway before anything is touched
     view = await cart.checkout_view(session, cart_id, principal_customer_id=customer_id, lock=True)
+    if view.customer_id is None and customer_id is not None:
+        # A guest cart checked out by a signed-in customer: the order is theirs.
+        view = replace(view, customer_id=customer_id)
     actor = f"customer:{customer_id}" if customer_id else "guest"
     order_id = new_id()
     payment_key = f"checkout:{cart_id}:{attempt_key}"[:255]
