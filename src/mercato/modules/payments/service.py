@@ -13,10 +13,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import Insert, insert, select, update
+from sqlalchemy import Insert, Table, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +35,9 @@ from mercato.modules.payments.models import Payment, PaymentTransaction
 from mercato.modules.payments.rules import RETRYABLE, payment_status, scrub
 
 _log = structlog.get_logger("mercato.payments")
+# Writes go to the tables themselves, not through the ORM's bulk machinery (checkout's hot path).
+_PAYMENTS = cast(Table, Payment.__table__)
+_TRANSACTIONS = cast(Table, PaymentTransaction.__table__)
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,11 @@ async def authorize(
                                   errors=[FieldError("idempotency_key", "invalid", "1 to 255 characters.")])
     now = utcnow()
     claimed = await session.execute(
-        pg_insert(Payment)
+        pg_insert(_PAYMENTS)
         .values(id=new_id(), order_id=order_id, gateway=gateway, amount=amount, currency=currency, status="pending",
                 idempotency_key=idempotency_key, created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=[Payment.gateway, Payment.idempotency_key])
-        .returning(Payment.id)
+        .on_conflict_do_nothing(index_elements=[_PAYMENTS.c.gateway, _PAYMENTS.c.idempotency_key])
+        .returning(_PAYMENTS.c.id)
     )
     payment_id = claimed.scalar_one_or_none()
     if payment_id is None:
@@ -114,7 +117,7 @@ async def authorize(
     status = payment_status(result.status)
     # The gateway's answer and the payment's new state in one statement (checkout counts them).
     await session.execute(
-        update(Payment).where(Payment.id == payment_id).values(
+        update(_PAYMENTS).where(_PAYMENTS.c.id == payment_id).values(
             status=status, psp_reference=result.psp_reference, decline_code=result.decline_code,
             message=_short(result.message), next_action=scrub(result.next_action, frozenset({token})),
             updated_at=utcnow())
@@ -180,7 +183,7 @@ def _transaction(
 ) -> Insert:
     """The gateway call's ledger row, with the raw answer scrubbed of the buyer's secrets."""
     raw = scrub({**result.raw, "message": result.message} if result.message else result.raw, secrets)
-    return insert(PaymentTransaction).values(
+    return insert(_TRANSACTIONS).values(
         id=new_id(), payment_id=payment_id, kind=kind, amount=amount, currency=currency, status=result.status,
         psp_reference=result.psp_reference, decline_code=result.decline_code, raw=raw, created_at=utcnow())
 
