@@ -32,6 +32,7 @@ import psutil
 import psycopg
 from sqlalchemy.engine import make_url
 
+import cart_flow
 import hot_sku
 from hot_sku import BUCKET_COUNTS
 
@@ -66,6 +67,9 @@ class Endpoint:
     rotate_paths: bool = False
     # "{unique}" in the body becomes a different token each request (one cart per reservation).
     unique_body: bool = False
+    # With rotate_paths: which list of paths (bench/cart_flow.py makes "cart_lines" and "checkouts");
+    # None is the catalogue's product paths.
+    paths_list: str | None = None
 
 
 # Later steps add rows here. The REFERENCES rows are the denominators of the ratios.
@@ -98,6 +102,15 @@ ENDPOINTS: list[Endpoint] = [
     # names the SKU.
     Endpoint("db_reserve_naive_sql", "pgbench", "naive"),
     *(Endpoint(f"db_reserve_b{k}", "pgbench", f"b{k}") for k in BUCKET_COUNTS),
+    # Step 5: add-to-cart (one unit of {cart_variant} into a different empty guest cart each
+    # request) and checkout (a different cart ready to pay each request, 16 buyers at once, paid
+    # with the in-process test gateway's approving token: the payment step costs nothing here).
+    Endpoint("cart_add_line", "mercato", "", method="POST", body='{"variant_id": "{cart_variant}", "quantity": 1}',
+             headers={"Content-Type": "application/json"}, rotate_paths=True, paths_list="cart_lines"),
+    Endpoint("checkout", "mercato", "", method="POST",
+             body='{"payment": {"gateway": "test", "token": "tok_visa"}}',
+             headers={"Content-Type": "application/json"}, connections=16, rotate_paths=True,
+             paths_list="checkouts"),
 ]
 REFERENCES = ("probe_const", "probe_pk")
 
@@ -125,6 +138,7 @@ def main() -> None:
     catalogue: dict[str, Any] = {}
     hot: hot_sku.HotSku | None = None
     scripts_dir = tempfile.TemporaryDirectory(prefix="bench-pgbench-")
+    path_files: dict[str | None, Path] = {None: PATHS_FILE}
     try:
         if "mercato" in needed:
             from mercato.kit.migrations import upgrade
@@ -135,6 +149,17 @@ def main() -> None:
                 catalogue = _catalogue_values(url)
                 endpoints = [_fill(endpoint, catalogue["values"]) for endpoint in endpoints]
             servers["mercato"] = _start_mercato(url, pin)
+            lists = {endpoint.paths_list for endpoint in endpoints if endpoint.paths_list}
+            if lists:
+                from mercato.kit.settings import get_settings
+
+                variants = cart_flow.stocked_variants(url, get_settings().default_channel, 200)
+                variant = variants[0]
+                path_files.update(cart_flow.prepare(
+                    servers["mercato"].base_url, variants, Path(scripts_dir.name),
+                    empty_carts=args.empty_carts if "cart_lines" in lists else 0,
+                    checkout_carts=args.checkout_carts if "checkouts" in lists else 0))
+                endpoints = [_fill(endpoint, {"cart_variant": str(variant)}) for endpoint in endpoints]
             if any(endpoint.server == "mercato" and _needs_customer(endpoint) for endpoint in endpoints):
                 # One customer for the run (registering one per endpoint ran into the per-IP limit).
                 customer = _bench_customer(servers["mercato"])
@@ -161,9 +186,11 @@ def main() -> None:
                     assert hot is not None
                     runs[endpoint.name].append(_measure_pgbench(hot, endpoint, Path(scripts_dir.name), args, pin))
                     continue
+                paths_file = path_files[endpoint.paths_list]
+                paths = len(paths_file.read_text().splitlines()) if endpoint.rotate_paths else 0
                 runs[endpoint.name].append(
                     _measure(wrk, servers[endpoint.server], endpoint, args, pin, warm_up=round_number == 0,
-                             paths_offset=round_number * len(catalogue.get("paths", [])) // max(args.rounds, 1))
+                             paths_file=paths_file, paths_offset=round_number * paths // max(args.rounds, 1))
                 )
         results = {name: _median_run(measured) for name, measured in runs.items()}
         hot_summary = _hot_summary(results, hot) if hot is not None else None
@@ -207,6 +234,9 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--products", type=int, default=None,
                         help="grow the demo catalogue to N products first (mercato seed --demo --products N)")
+    parser.add_argument("--empty-carts", type=int, default=2000, help="carts cart_add_line adds to, in turn")
+    parser.add_argument("--checkout-carts", type=int, default=4000,
+                        help="carts ready to pay for the checkout row (one per request: more than it sends)")
     parser.add_argument("--only", default="", help="comma-separated endpoint names: "
                         + ",".join(e.name for e in ENDPOINTS))
     return parser.parse_args()
@@ -375,7 +405,7 @@ def _fill(endpoint: Endpoint, values: dict[str, str]) -> Endpoint:
     return Endpoint(endpoint.name, endpoint.server, fill(endpoint.path), endpoint.method,
                     fill(endpoint.body) if endpoint.body else None,
                     {name: fill(value) for name, value in endpoint.headers.items()}, endpoint.connections,
-                    endpoint.rotate_paths, endpoint.unique_body)
+                    endpoint.rotate_paths, endpoint.unique_body, endpoint.paths_list)
 
 
 def _start_probe(url: str, pin: bool) -> Server:
@@ -436,17 +466,20 @@ def _median_run(measured: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _measure(
     wrk: str, server: Server, endpoint: Endpoint, args: argparse.Namespace, pin: bool, *, warm_up: bool = True,
-    paths_offset: int = 0,
+    paths_file: Path = PATHS_FILE, paths_offset: int = 0,
 ) -> dict[str, Any]:
     url = server.base_url + endpoint.path
     # wrk counts only statuses >= 400 as errors; one plain request first shows a 3xx or a wrong route.
     status = _status(url, endpoint.method, endpoint.body, endpoint.headers)
     if endpoint.rotate_paths:
-        status = _status(server.base_url + PATHS_FILE.read_text().split("\n", 1)[0])
+        # The path wrk would send first is sent now: a cart checked out here is not paid twice.
+        first = paths_file.read_text().splitlines()[paths_offset % max(1, len(paths_file.read_text().splitlines()))]
+        status = _status(server.base_url + first, endpoint.method, endpoint.body, endpoint.headers)
+        paths_offset += 1
     if warm_up and not endpoint.rotate_paths:  # a warm-up would put the products it reads in the cache
         _wrk(wrk, url, endpoint, WARMUP_S, args, pin)
     cpu_before, core_before = _cpu_seconds(server), _core_jiffies(SERVER_CPU)
-    raw = _wrk(wrk, url, endpoint, args.duration, args, pin, paths_offset)
+    raw = _wrk(wrk, url, endpoint, args.duration, args, pin, paths_file, paths_offset)
     cpu_used = _cpu_seconds(server) - cpu_before
     core_after = _core_jiffies(SERVER_CPU)
     busy, total = core_after[0] - core_before[0], core_after[1] - core_before[1]
@@ -523,7 +556,8 @@ def _core_jiffies(cpu: int) -> tuple[int, int]:
 
 
 def _wrk(
-    wrk: str, url: str, endpoint: Endpoint, duration: int, args: argparse.Namespace, pin: bool, paths_offset: int = 0
+    wrk: str, url: str, endpoint: Endpoint, duration: int, args: argparse.Namespace, pin: bool,
+    paths_file: Path = PATHS_FILE, paths_offset: int = 0,
 ) -> Any:
     connections = endpoint.connections or args.connections
     script = WRK_PATHS_SCRIPT if endpoint.rotate_paths else WRK_RESERVE_SCRIPT if endpoint.unique_body else WRK_SCRIPT
@@ -531,7 +565,7 @@ def _wrk(
     for name, value in endpoint.headers.items():
         argv += ["-H", f"{name}: {value}"]
     env = {**os.environ, "WRK_METHOD": endpoint.method, "WRK_BODY": endpoint.body or "",
-           "WRK_PATHS_FILE": str(PATHS_FILE), "WRK_PATHS_OFFSET": str(paths_offset),
+           "WRK_PATHS_FILE": str(paths_file), "WRK_PATHS_OFFSET": str(paths_offset),
            "WRK_UNIQUE_PREFIX": secrets.token_hex(6)}
     done = subprocess.run(_pinned([*argv, url], WRK_CPU, pin), env=env, capture_output=True, text=True, check=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]

@@ -4,6 +4,10 @@
 -- which matters little at the rates the uncached path reaches.
 
 wrk.method = os.getenv("WRK_METHOD") or "GET"
+local body = os.getenv("WRK_BODY")
+if body ~= nil and body ~= "" then
+  wrk.body = body  -- the same body to every path (a line added to a different cart each request)
+end
 local paths = {}
 for line in io.lines(os.getenv("WRK_PATHS_FILE")) do
   paths[#paths + 1] = line
