@@ -21,6 +21,7 @@ from mercato.kit.settings import Settings
 from mercato.modules import promotions
 from mercato.modules.catalog.models import Category
 from mercato.modules.promotions.models import Promotion, PromotionCode, PromotionCustomerUse, PromotionRedemption
+from mercato.modules.promotions.redemption import tally_unlimited
 from mercato.modules.promotions.rules import CodeState, Percentage
 from mercato.modules.promotions.service import add_codes, stats
 from tests.integration.catalog.factories import channel_ids, make_category
@@ -195,6 +196,7 @@ async def test_redeem_counts_every_limit(
                 promo_cart(eu, customer_id=jane.id), [_stale(per_customer)], codes=frozenset({"MINE"}), now=NOW),
                 order_id=uuid.uuid4(), customer_id=None, currency="EUR")
 
+    await tally_unlimited(session)  # the promotions without a limit of their own are tallied, not counted
     for promotion in (limited, single, budget, per_customer, automatic):
         await session.refresh(promotion)
     assert (limited.uses, single.uses, budget.uses, budget.spent, per_customer.uses) == (2, 1, 3, 700, 2)
@@ -208,10 +210,12 @@ async def test_redeem_counts_every_limit(
 
 
 def _stale(promotion: Promotion) -> promotions.Promotion:
-    """The engine's view of a promotion as a checkout that read it before others used it up."""
+    """The engine's view of a promotion as a checkout that read it before others used it up: its
+    limits as they are, its use counts from before."""
     return promotions.Promotion(id=promotion.id, name=promotion.name, benefit=Percentage(100_000),
                                 trigger="coupon", codes={c: CodeState(c) for c in ("TWICE", "MINE")},
-                                per_customer_limit=None)
+                                usage_limit=promotion.usage_limit, budget=promotion.budget,
+                                per_customer_limit=promotion.per_customer_limit)
 
 
 async def test_an_order_counts_a_promotion_once(session: AsyncSession, channels: dict[str, uuid.UUID]) -> None:

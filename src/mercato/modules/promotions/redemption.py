@@ -14,6 +14,12 @@ however many race for it. (The check constraints on the counters are a second li
 Rows are locked in one global order — promotions by id, each followed by its code and customer
 rows — so two checkouts sharing promotions cannot deadlock.
 
+A promotion without a usage limit or budget, and a code without a maximum, is not counted on its
+row here: every order would queue on that one row (the demo's automatic spend tier and WELCOME10
+apply to most orders). Their `uses` and `spent` are tallied from the redemptions by the
+`promotions.tally_usage` job (`tally_unlimited`), a minute behind at most. A limit added to a
+running promotion counts from then on (the admin update recounts it first, under its row lock).
+
 When a limit is reached `redeem` raises UsageLimitReached (409 `promotion.usage_limit_reached`):
 the caller's transaction must roll back (the request's unit of work does), which also undoes the
 counts made before the failing one. Call it as late as possible before commit: the promotion
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
@@ -76,16 +83,18 @@ async def redeem(
         raise ValueError(f"the result is in {result.currency}, not {currency}")
     at = now or utcnow()
     for applied in sorted(result.applied, key=lambda a: a.promotion_id):
-        counted = (await session.execute(_COUNT_PROMOTION, {"id": applied.promotion_id,
-                                                             "amount": applied.amount})).first()
-        if counted is None:
-            raise UsageLimitReached(f"{applied.label!r} has reached its usage limit or budget.")
-        if applied.code is not None:
+        limit = applied.per_customer_limit
+        if applied.limited:
+            counted = (await session.execute(_COUNT_PROMOTION, {"id": applied.promotion_id,
+                                                                 "amount": applied.amount})).first()
+            if counted is None:
+                raise UsageLimitReached(f"{applied.label!r} has reached its usage limit or budget.")
+            limit = counted.per_customer_limit
+        if applied.code is not None and applied.code_limited:
             code_counted = (await session.execute(_COUNT_CODE, {"id": applied.promotion_id, "code": applied.code,
                                                                  "now": at})).first()
             if code_counted is None:
                 raise UsageLimitReached(f"The code {applied.code} has been used up.")
-        limit = counted.per_customer_limit
         if limit is not None:
             if customer_id is None:
                 raise UsageLimitReached(f"{applied.label!r} is limited per customer: sign in to use it.")
@@ -102,3 +111,40 @@ async def redeem(
     except IntegrityError as exc:
         raise AlreadyRedeemed() from exc
 
+
+
+_TALLY_PROMOTIONS = text("""
+UPDATE promotions p SET uses = r.uses, spent = r.spent
+FROM (SELECT promotion_id, count(*) AS uses, coalesce(sum(amount), 0) AS spent
+      FROM promotion_redemptions GROUP BY promotion_id) r
+WHERE p.id = r.promotion_id AND p.usage_limit IS NULL AND p.budget IS NULL
+  AND (p.uses, p.spent) IS DISTINCT FROM (r.uses, r.spent)
+""")
+
+_TALLY_CODES = text("""
+UPDATE promotion_codes c SET uses = r.uses, last_used_at = r.last_used_at
+FROM (SELECT promotion_id, code, count(*) AS uses, max(created_at) AS last_used_at
+      FROM promotion_redemptions WHERE code IS NOT NULL GROUP BY promotion_id, code) r
+WHERE c.promotion_id = r.promotion_id AND c.code = r.code AND c.max_uses IS NULL AND c.uses <> r.uses
+""")
+
+
+async def tally_unlimited(session: AsyncSession) -> int:
+    """Bring the counters of unlimited promotions and codes up to their redemptions (redeem does
+    not count them on their rows). Limited ones are left alone: their rows are counted exactly at
+    checkout, and a tally racing an uncommitted count could lose it. Returns the rows changed."""
+    changed = 0
+    for statement in (_TALLY_PROMOTIONS, _TALLY_CODES):
+        result: Any = await session.execute(statement)
+        changed += int(result.rowcount or 0)
+    return changed
+
+
+async def recount(session: AsyncSession, promotion_id: uuid.UUID) -> None:
+    """Set one promotion's `uses` and `spent` from its redemptions (the admin update does this,
+    under the promotion's row lock, before checking new limits against them)."""
+    await session.execute(text("""
+        UPDATE promotions p SET uses = r.uses, spent = r.spent
+        FROM (SELECT count(*) AS uses, coalesce(sum(amount), 0) AS spent
+              FROM promotion_redemptions WHERE promotion_id = :id) r
+        WHERE p.id = :id AND p.usage_limit IS NULL AND p.budget IS NULL"""), {"id": promotion_id})

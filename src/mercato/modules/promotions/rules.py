@@ -339,6 +339,12 @@ class Applied:
     label: str
     kind: str
     amount: int
+    # What `redeem` must count on shared rows: the promotion's own (it has a usage limit or a
+    # budget) and the code's (it has a maximum number of uses). Unlimited ones are tallied from the
+    # redemptions instead, so orders do not queue on their rows.
+    limited: bool = True
+    code_limited: bool = True
+    per_customer_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -740,7 +746,12 @@ def _apply_free_shipping(state: _State, promotion: Promotion, code: str | None) 
 
 
 def _applied(state: _State, promotion: Promotion, code: str | None, amount: int) -> None:
-    state.applied.append(Applied(promotion.id, code, promotion.name, promotion.benefit.kind, amount))
+    code_state = promotion.codes.get(code) if code is not None else None
+    state.applied.append(Applied(
+        promotion.id, code, promotion.name, promotion.benefit.kind, amount,
+        limited=promotion.usage_limit is not None or promotion.budget is not None,
+        code_limited=code_state is None or code_state.max_uses is not None,
+        per_customer_limit=promotion.per_customer_limit))
     if promotion.exclusive:
         state.exclusive_applied = True
     if not promotion.stackable:

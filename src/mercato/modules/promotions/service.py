@@ -32,6 +32,7 @@ from mercato.modules.promotions.errors import (
     PromotionNotFound,
 )
 from mercato.modules.promotions.models import Promotion, PromotionCode, PromotionRedemption
+from mercato.modules.promotions.redemption import recount
 
 MAX_IDS = 1000  # ids per condition list
 MAX_CODES_PER_REQUEST = 1000
@@ -235,6 +236,11 @@ async def update_promotion(session: AsyncSession, promotion: Promotion, data: Pr
         select(exists().where(PromotionCode.promotion_id == promotion.id))
     ):
         raise NotACoupon()
+    if promotion.usage_limit is None and promotion.budget is None:
+        # Checkout does not count an unlimited promotion on its row: count it now, under the row
+        # lock, so a limit or budget set here starts from what was really used.
+        await recount(session, promotion.id)
+        await session.refresh(promotion)
     for key, value in (await _checked(session, data, promotion)).items():
         setattr(promotion, key, value)
     promotion.version += 1
