@@ -4,13 +4,13 @@ every refusal with its problem code and the cart unchanged after it."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.settings import Settings
+from tests.fixtures.http import problem
 from tests.integration.cart.helpers import DE_ADDRESS, US_ADDRESS, Shop, add, amounts, make_shop, new_cart, read
 from tests.integration.catalog.review_factories import make_customers
 
@@ -19,13 +19,6 @@ from tests.integration.catalog.review_factories import make_customers
 async def shop(session: AsyncSession) -> Shop:
     return await make_shop(session)
 
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = dict(response.json())
-    assert body["code"] == code, body
-    return body
 
 
 async def test_a_guest_cart_is_created_empty_in_the_default_channel(client: httpx.AsyncClient, shop: Shop) -> None:

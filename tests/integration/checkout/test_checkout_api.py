@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.fixtures.http import problem
 from tests.integration.cart.helpers import TRACKED_STOCK, Shop, add, make_shop, read
 from tests.integration.checkout.helpers import checkout, paying, ready_cart
 
@@ -19,13 +20,6 @@ from tests.integration.checkout.helpers import checkout, paying, ready_cart
 async def shop(session: AsyncSession) -> Shop:
     return await make_shop(session)
 
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = dict(response.json())
-    assert body["code"] == code, body
-    return body
 
 
 async def scalar(session: AsyncSession, sql: str, **params: Any) -> Any:

@@ -23,7 +23,7 @@ from mercato.modules.orders.drafts import OrderDraft, PlacedOrder, check_draft
 from mercato.modules.orders.errors import CartAlreadyOrdered, OrderNotFound
 from mercato.modules.orders.events import OrderConfirmed, OrderPlaced
 from mercato.modules.orders.models import Order, OrderEvent, OrderLine
-from mercato.modules.orders.rules import PAYMENT_STATUSES, SECURED, new_token, token_hash, token_matches
+from mercato.modules.orders.rules import new_token, status_after_payment, token_hash, token_matches
 
 # Inserts go to the tables themselves, not through the ORM's bulk machinery: checkout places an
 # order in a handful of statements, and the ORM path cost more than the database did.
@@ -77,13 +77,13 @@ async def create_order(session: AsyncSession, draft: OrderDraft, *, order_id: uu
     return PlacedOrder(order_id, placed, token)
 
 
-# The payment status, the order status it leads to (a pending order whose payment is secured is
-# confirmed: rules.status_after_payment) and the timeline entry, in one statement.
+# The payment status, the order status it leads to (:from_pending, what rules.status_after_payment
+# makes of a pending order; no other status moves on a payment) and the timeline entry, in one statement.
 _RECORD_PAYMENT = text("""
 WITH before AS (SELECT id, status FROM orders WHERE id = :id FOR UPDATE),
 changed AS (
     UPDATE orders o SET payment_status = :payment_status, updated_at = :now,
-                        status = CASE WHEN o.status = 'pending' AND :secured THEN 'confirmed' ELSE o.status END
+                        status = CASE WHEN o.status = 'pending' THEN :from_pending ELSE o.status END
     FROM before WHERE o.id = before.id
     RETURNING before.status AS was, o.status AS now_is, o.number),
 logged AS (
@@ -97,10 +97,9 @@ async def record_payment(session: AsyncSession, order_id: uuid.UUID, *, payment_
                          data: dict[str, Any], actor: str | None = None) -> None:
     """Set the order's payment status (rules.PAYMENT_STATUSES) and append `event` with `data` to its
     timeline. A pending order whose payment is secured becomes confirmed (`order.confirmed`)."""
-    if payment_status not in PAYMENT_STATUSES:
-        raise ValueError(f"unknown payment status {payment_status!r}")
     row = (await session.execute(_RECORD_PAYMENT, {
-        "id": order_id, "payment_status": payment_status, "secured": payment_status in SECURED, "now": utcnow(),
+        "id": order_id, "payment_status": payment_status, "now": utcnow(),
+        "from_pending": status_after_payment("pending", payment_status),
         "event_id": new_id(), "kind": event[:50], "data": json.dumps(data), "actor": actor or "system",
     })).one_or_none()
     if row is None:
