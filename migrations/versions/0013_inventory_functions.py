@@ -74,6 +74,7 @@ AS $fn$
 DECLARE
     i integer;
     v_n smallint;
+    v_pick smallint;
     v_free integer;
     v_offset integer;
     v_ns smallint[] := '{}';
@@ -82,25 +83,30 @@ BEGIN
     BEGIN
         FOR i IN 1 .. coalesce(cardinality(p_stocks), 0) LOOP
             v_n := NULL;
+            v_pick := NULL;
+            -- The bucket is picked by its own statement, then updated by its key: picked inside the
+            -- UPDATE, a re-scan of the pick could skip the row this very statement had just updated
+            -- and take a second bucket.
             IF p_mode = 'skip_locked' THEN
                 v_offset := floor(random() * 64)::integer;
-                UPDATE stock_buckets b SET reserved = b.reserved + p_quantities[i]
-                FROM (SELECT sb.stock_id, sb.n FROM stock_buckets sb
-                      WHERE sb.stock_id = p_stocks[i] AND sb.quota - sb.reserved - sb.allocated >= p_quantities[i]
-                      ORDER BY (sb.n + v_offset) % greatest(p_bucket_counts[i], 1)
-                      LIMIT 1 FOR UPDATE SKIP LOCKED) pick
-                WHERE b.stock_id = pick.stock_id AND b.n = pick.n
-                RETURNING b.n, b.quota - b.reserved - b.allocated INTO v_n, v_free;
+                SELECT sb.n INTO v_pick FROM stock_buckets sb
+                WHERE sb.stock_id = p_stocks[i] AND sb.quota - sb.reserved - sb.allocated >= p_quantities[i]
+                ORDER BY (sb.n + v_offset) % greatest(p_bucket_counts[i], 1)
+                LIMIT 1 FOR UPDATE SKIP LOCKED;
             ELSIF p_mode = 'wait_one' THEN
-                UPDATE stock_buckets b SET reserved = b.reserved + p_quantities[i]
-                WHERE b.stock_id = p_stocks[i] AND b.quota - b.reserved - b.allocated >= p_quantities[i]
-                  AND b.n = (SELECT sb.n FROM stock_buckets sb
-                             WHERE sb.stock_id = p_stocks[i]
-                               AND sb.quota - sb.reserved - sb.allocated >= p_quantities[i]
-                             ORDER BY random() LIMIT 1)
-                RETURNING b.n, b.quota - b.reserved - b.allocated INTO v_n, v_free;
+                SELECT sb.n INTO v_pick FROM stock_buckets sb
+                WHERE sb.stock_id = p_stocks[i] AND sb.quota - sb.reserved - sb.allocated >= p_quantities[i]
+                ORDER BY random() LIMIT 1;
             ELSE
                 RAISE EXCEPTION 'inventory_take: unknown mode %', p_mode;
+            END IF;
+            IF v_pick IS NOT NULL THEN
+                -- Waits for the bucket's lock in `wait_one` (held already in `skip_locked`), then
+                -- re-checks its room against the committed row.
+                UPDATE stock_buckets b SET reserved = b.reserved + p_quantities[i]
+                WHERE b.stock_id = p_stocks[i] AND b.n = v_pick
+                  AND b.quota - b.reserved - b.allocated >= p_quantities[i]
+                RETURNING b.n, b.quota - b.reserved - b.allocated INTO v_n, v_free;
             END IF;
             IF v_n IS NULL THEN
                 RAISE EXCEPTION USING ERRCODE = 'MI001', MESSAGE = 'no bucket could be taken';

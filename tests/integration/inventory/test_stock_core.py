@@ -145,6 +145,13 @@ async def test_a_hot_sku_spreads_over_its_buckets_and_its_quota_is_exact(session
     used = (await session.execute(text("""SELECT count(DISTINCT bucket) FROM stock_reservations
                                           WHERE variant_id = :v"""), {"v": variant})).scalar_one()
     assert used == 8
+    # Each take moved exactly one bucket: every bucket's reserved count is what its holds say.
+    per_bucket = (await session.execute(text("""
+        SELECT b.reserved, (SELECT coalesce(sum(r.quantity), 0) FROM stock_reservations r
+                            WHERE r.stock_id = b.stock_id AND r.bucket = b.n)
+        FROM stock_buckets b JOIN stock_levels s ON s.id = b.stock_id WHERE s.variant_id = :v"""),
+        {"v": variant})).all()
+    assert [reserved for reserved, _ in per_bucket] == [held for _, held in per_bucket]
     # A quantity bigger than any one bucket still fits when the buckets together have room.
     await stock.release(session, "cart:1", actor="t")
     await stock.release(session, "cart:2", actor="t")
