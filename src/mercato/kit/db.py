@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import structlog
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.engine import make_url
@@ -81,10 +82,17 @@ async def fetchrow_raw(connection: AsyncConnection, sql: str, *args: Any) -> Any
     return await driver.fetchrow(sql, *args)
 
 
-class RawReads:
-    """A small pool of plain driver connections for the hottest fixed-statement reads (an uncached
-    product page): SQLAlchemy's connection checkout and execution layers cost a request more CPU
-    than the query itself. Opened on first use; autocommit, like the read sessions."""
+class RawPool:
+    """A small pool of plain driver connections for the hottest fixed statements, run without an
+    ORM session: the uncached product page, and the cart's add-to-cart fast path (which begins its
+    own transactions). SQLAlchemy's connection checkout and execution layers cost such a request
+    more CPU than its queries. Opened on first use; autocommit unless a transaction is begun.
+
+    Its connections plan statements generically (`plan_cache_mode = force_generic_plan`): every
+    statement sent here is a keyed lookup whose best plan does not depend on the values, and
+    PostgreSQL otherwise re-plans them on every execution (custom plans win its cost comparison),
+    which cost several times the execution. json/jsonb travel as JSON text, as on SQLAlchemy's
+    connections, so `kit.sql.Statement` works the same on both."""
 
     def __init__(self, url: str, settings: Settings, size: int) -> None:
         self._url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -100,6 +108,13 @@ class RawReads:
         async with pool.acquire() as connection:
             return await connection.fetchrow(sql, *args)
 
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        """A connection of the pool (an asyncpg connection), returned to it afterwards."""
+        pool = self._pool or await self._open()
+        async with pool.acquire() as connection:
+            yield connection
+
     async def _open(self) -> Any:
         import asyncpg
 
@@ -109,9 +124,10 @@ class RawReads:
                 settings = self._settings
                 self._pool = await asyncpg.create_pool(
                     self._url, min_size=1, max_size=self._size, timeout=settings.db_connect_timeout_s,
-                    command_timeout=settings.db_statement_timeout_ms / 1000 + 5,
+                    command_timeout=settings.db_statement_timeout_ms / 1000 + 5, init=_json_codecs,
                     server_settings={"application_name": "mercato", "timezone": "UTC",
-                                     "statement_timeout": str(settings.db_statement_timeout_ms)},
+                                     "statement_timeout": str(settings.db_statement_timeout_ms),
+                                     "plan_cache_mode": "force_generic_plan"},
                 )
         return self._pool
 
@@ -119,6 +135,12 @@ class RawReads:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
+
+
+async def _json_codecs(connection: Any) -> None:
+    for name in ("json", "jsonb"):
+        await connection.set_type_codec(name, schema="pg_catalog", encoder=str, decoder=orjson.loads,
+                                        format="text")
 
 
 def embedded_server(settings: Settings) -> EmbeddedPostgres:
@@ -155,6 +177,7 @@ def create_engine(url: str, settings: Settings, **overrides: Any) -> AsyncEngine
         "pool_timeout": settings.db_pool_timeout_s,
         "pool_pre_ping": settings.db_pool_pre_ping,
         "pool_recycle": 1800,
+        "json_deserializer": orjson.loads,  # json/jsonb columns: parsed by orjson, several times faster
         "connect_args": {
             "timeout": settings.db_connect_timeout_s,
             "command_timeout": settings.db_statement_timeout_ms / 1000 + 5,
@@ -184,7 +207,7 @@ class Database:
     # Opens a bare autocommit connection, for hot reads that need no ORM session (set by connect();
     # without it, read_connection() takes the connection of a read session, as tests need).
     read_connect: Callable[[], AbstractAsyncContextManager[AsyncConnection]] | None = None
-    raw_reads: RawReads | None = None
+    raw_pool: RawPool | None = None
 
     def __post_init__(self) -> None:
         if self.read_sessionmaker is None:
@@ -202,8 +225,8 @@ class Database:
 
     async def fetchrow_read(self, sql: str, *args: Any) -> Any:
         """One row of a fixed read statement, outside any request transaction."""
-        if self.raw_reads is not None:
-            return await self.raw_reads.fetchrow(sql, *args)
+        if self.raw_pool is not None:
+            return await self.raw_pool.fetchrow(sql, *args)
         async with self.read_connection() as connection:
             return await fetchrow_raw(connection, sql, *args)
 
@@ -216,10 +239,10 @@ class Database:
             async_sessionmaker(engine, expire_on_commit=False, autoflush=False),
             async_sessionmaker(autocommit, expire_on_commit=False, autoflush=False),
             autocommit.connect,
-            RawReads(url, settings, size=settings.db_pool_size),
+            RawPool(url, settings, size=settings.db_pool_size),
         )
 
     async def dispose(self) -> None:
-        if self.raw_reads is not None:
-            await self.raw_reads.close()
+        if self.raw_pool is not None:
+            await self.raw_pool.close()
         await self.engine.dispose()

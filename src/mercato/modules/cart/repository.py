@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mercato.kit.sql import Executor, Statement
 from mercato.modules.cart.models import Cart
 
 _LOAD = """
@@ -85,8 +86,8 @@ SELECT cart.*, items.*
 FROM cart LEFT JOIN items ON true
 ORDER BY items.added_at NULLS LAST, items.line_id
 """
-_LOAD_PLAIN = text(_LOAD % {"lock": ""})
-_LOAD_LOCKED = text(_LOAD % {"lock": "FOR UPDATE OF c"})
+_LOAD_PLAIN = Statement(_LOAD % {"lock": ""})
+_LOAD_LOCKED = Statement(_LOAD % {"lock": "FOR UPDATE OF c"})
 
 
 @dataclass
@@ -163,8 +164,9 @@ class CartState:
 
 def _item(row: Any) -> Item:
     name = row.variant_name or ""
-    if row.product_name and name and name != row.product_name and not name.startswith(row.product_name):
-        name = f"{row.product_name} – {name}"
+    product_name = row.product_name
+    if product_name and name and name != product_name and not name.startswith(product_name):
+        name = f"{product_name} – {name}"
     return Item(
         line_id=row.line_id, variant_id=row.variant_id, quantity=row.quantity, stored_price=row.stored_price,
         added_at=row.added_at, known=row.known, product_id=row.product_id, sku=row.sku or "",
@@ -175,12 +177,11 @@ def _item(row: Any) -> Item:
     )
 
 
-async def load(session: AsyncSession, cart_id: uuid.UUID, *, lock: bool,
+async def load(db: Executor, cart_id: uuid.UUID, *, lock: bool,
                extra: Sequence[uuid.UUID] = ()) -> CartState | None:
     """The cart with everything pricing and validation need (see the module doc); None when there
     is no such cart. `lock`: FOR UPDATE of the cart row (every write takes it first)."""
-    rows = (await session.execute(_LOAD_LOCKED if lock else _LOAD_PLAIN,
-                                  {"id": cart_id, "extra": list(extra)})).all()
+    rows = await (_LOAD_LOCKED if lock else _LOAD_PLAIN).fetch(db, id=cart_id, extra=list(extra))
     if not rows:
         return None
     first = rows[0]
@@ -200,7 +201,7 @@ async def load(session: AsyncSession, cart_id: uuid.UUID, *, lock: bool,
     return state
 
 
-_SAVE = text("""
+_SAVE = Statement("""
 WITH up AS (
     INSERT INTO cart_lines (id, cart_id, variant_id, quantity, unit_price, created_at, updated_at)
     SELECT u.id, :id, u.variant_id, u.quantity, u.unit_price, :now, :now
@@ -216,8 +217,7 @@ UPDATE carts SET customer_id = :customer_id, email = :email, shipping_address = 
        shipping_quote = :shipping_quote, coupons = CAST(:coupons AS varchar[]), abandoned_at = NULL,
        expires_at = :expires_at, updated_at = :now, version = version + 1
 WHERE id = :id
-""").bindparams(*(bindparam(name, type_=JSONB()) for name in ("shipping_address", "billing_address",
-                                                                  "shipping_quote")))
+""", json=("shipping_address", "billing_address", "shipping_quote"))
 
 
 @dataclass(frozen=True)
@@ -228,18 +228,18 @@ class LineWrite:
     unit_price: int
 
 
-async def save(session: AsyncSession, state: CartState, *, now: datetime, upserts: Sequence[LineWrite] = (),
+async def save(db: Executor, state: CartState, *, now: datetime, upserts: Sequence[LineWrite] = (),
                deletes: Sequence[uuid.UUID] = ()) -> None:
     """Write the lines changed and the cart's fields as `state` holds them (the cart is locked)."""
-    await session.execute(_SAVE, {
-        "id": state.id, "now": now, "customer_id": state.customer_id, "email": state.email,
-        "shipping_address": state.shipping_address, "billing_address": state.billing_address,
-        "shipping_option_id": state.shipping_option_id, "shipping_quote": state.shipping_quote,
-        "coupons": state.coupons, "expires_at": state.expires_at,
-        "up_ids": [w.id for w in upserts], "up_variants": [w.variant_id for w in upserts],
-        "up_quantities": [w.quantity for w in upserts], "up_prices": [w.unit_price for w in upserts],
-        "gone_ids": list(deletes),
-    })
+    await _SAVE.fetch(
+        db, id=state.id, now=now, customer_id=state.customer_id, email=state.email,
+        shipping_address=state.shipping_address, billing_address=state.billing_address,
+        shipping_option_id=state.shipping_option_id, shipping_quote=state.shipping_quote,
+        coupons=state.coupons, expires_at=state.expires_at,
+        up_ids=[w.id for w in upserts], up_variants=[w.variant_id for w in upserts],
+        up_quantities=[w.quantity for w in upserts], up_prices=[w.unit_price for w in upserts],
+        gone_ids=list(deletes),
+    )
     state.updated_at = now
     state.version += 1
 

@@ -25,6 +25,7 @@ from mercato.kit.clock import utcnow
 from mercato.kit.errors import FieldError
 from mercato.kit.ids import new_id, parse_id
 from mercato.kit.ratelimit import RateLimiter
+from mercato.kit.sql import plan_generically
 from mercato.modules import channels, identity, inventory, promotions, shipping
 from mercato.modules.cart import rules
 from mercato.modules.cart.errors import (
@@ -85,6 +86,7 @@ async def _locked(session: AsyncSession, cart_id: str, customer_id: uuid.UUID | 
     parsed = parse_id(cart_id)
     if parsed is None:
         raise CartNotFound()
+    await plan_generically(session)
     state = check_access(await load(session, parsed, lock=True, extra=extra or []), customer_id, now)
     if state.status != "active":
         raise CartCompleted()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Uuid, column, delete, exists, select, table, text, tuple_
+from sqlalchemy import String, Uuid, column, delete, exists, select, table, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.kit.errors import FieldError
 from mercato.kit.ids import parse_id
 from mercato.kit.pagination import Page, SortKey, keyset_page
+from mercato.kit.sql import Executor, Statement
 from mercato.modules.pricing.errors import (
     CustomerGroupNotFound,
     GroupCodeTaken,
@@ -321,7 +322,7 @@ class PriceLine:
     resolution: PriceResolution | None  # None: the variant has no current base price in the channel
 
 
-_RESOLVE = text("""
+_RESOLVE = Statement("""
 WITH lines AS (
     SELECT l.variant_id, l.quantity, l.n
     FROM unnest(CAST(:variant_ids AS uuid[]), CAST(:quantities AS int[])) WITH ORDINALITY AS l(variant_id, quantity, n)
@@ -351,7 +352,7 @@ ORDER BY l.n
 
 
 async def resolve_prices(
-    session: AsyncSession,
+    session: Executor,
     channel_id: uuid.UUID,
     customer_id: uuid.UUID | None,
     lines: Sequence[tuple[uuid.UUID, int]],
@@ -366,10 +367,9 @@ async def resolve_prices(
         raise InvalidPricing(errors)
     if not lines:
         return []
-    rows = (await session.execute(_RESOLVE, {
-        "variant_ids": [variant_id for variant_id, _ in lines], "quantities": [q for _, q in lines],
-        "customer_id": customer_id, "channel_id": channel_id, "at": at,
-    })).all()
+    rows = await _RESOLVE.fetch(
+        session, variant_ids=[variant_id for variant_id, _ in lines], quantities=[q for _, q in lines],
+        customer_id=customer_id, channel_id=channel_id, at=at)
     base: dict[int, tuple[int | None, str | None]] = {}
     candidates: dict[int, list[Candidate]] = {}
     groups: frozenset[uuid.UUID] = frozenset()

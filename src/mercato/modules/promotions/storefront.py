@@ -9,17 +9,17 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.ratelimit import RateLimiter
+from mercato.kit.sql import Executor, Statement
 from mercato.modules.promotions import rules
 from mercato.modules.promotions.errors import CouponRateLimited, CouponRejected
 
 # Automatic promotions running in the channel, plus the promotions owning the codes asked for
 # (whatever their state, so the engine can say why a code does not apply), each with: the codes
 # asked for among its own, the customer's uses, and the current paths of the categories it names.
-_ACTIVE = text("""
+_ACTIVE = Statement("""
 SELECT p.id, p.name, p.trigger, p.is_active, p.starts_at, p.ends_at, p.channel_ids, p.currency, p.priority,
        p.exclusive, p.stackable, p.benefit, p.conditions, p.per_customer_limit, p.usage_limit, p.uses,
        p.budget, p.spent, p.max_discount_amount, p.max_discount_ppm,
@@ -108,7 +108,7 @@ def normalized_codes(codes: Iterable[str]) -> frozenset[str]:
 
 
 async def active_promotions(
-    session: AsyncSession,
+    session: Executor,
     *,
     channel_id: uuid.UUID,
     codes: frozenset[str],
@@ -119,9 +119,7 @@ async def active_promotions(
     (in any state: `rules.evaluate` says why one does not apply), in one statement. Give the
     customer to have per-customer limits checked against their uses (without: a guest)."""
     wanted = sorted(c for c in (rules.normalize_code(c) for c in codes) if c is not None)
-    rows = (await session.execute(_ACTIVE, {
-        "channel_id": channel_id, "codes": wanted, "now": now, "customer_id": customer_id,
-    })).all()
+    rows = await _ACTIVE.fetch(session, channel_id=channel_id, codes=wanted, now=now, customer_id=customer_id)
     return sorted((_promotion_from(row) for row in rows), key=lambda p: p.id)
 
 
