@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import mercato
 from mercato.app.errors import install_error_handlers
-from mercato.app.fast_paths import ProductDetailFastPath, ProductListFastPath
+from mercato.app.fast_paths import CartLineFastPath, ProductDetailFastPath, ProductListFastPath
 from mercato.app.health import router as health_router
 from mercato.app.middleware import RequestContextMiddleware
 from mercato.app.ops import router as ops_router
@@ -72,6 +72,7 @@ class MercatoAPI(FastAPI):
             fast_paths=[
                 ProductDetailFastPath(lambda: self.state.db, lambda: self.state.cache, settings.default_channel),
                 ProductListFastPath(lambda: self.state.db, lambda: self.state.cache, settings.default_channel),
+                CartLineFastPath(lambda: self.state.db),
             ],
             # Routes that stream large files into storage. The media route checks the file itself
             # (413 media.too_large), so its limit here is only a backstop a little above that.

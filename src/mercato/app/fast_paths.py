@@ -1,15 +1,16 @@
-"""The storefront's two hottest reads answered before the framework's routing and middleware.
+"""The storefront's hottest requests answered before the framework's routing and middleware.
 
-A storefront's most frequent requests are product pages and product lists. `ProductDetailFastPath`
-serves an unchanged page from the detail cache the catalogue keeps; `ProductListFastPath` reads a
-list page through the catalogue's own service, skipping only the framework (routing, dependency
-injection, per-parameter validation, the per-route transaction). Both run inside
+A storefront's most frequent requests are product pages, product lists and add-to-cart.
+`ProductDetailFastPath` serves an unchanged page from the detail cache the catalogue keeps;
+`ProductListFastPath` reads a list page through the catalogue's own service, and `CartLineFastPath`
+adds a line to a guest's cart through the cart's own service, each skipping only the framework
+(routing, dependency injection, per-parameter validation, the per-route session). Both run inside
 RequestContextMiddleware, so requests are still logged, counted and carry the request id and
 security headers, and both send the same bytes, ETag, Cache-Control and gzip the route would.
 
 Anything a fast path does not recognise as plainly valid (an unknown or malformed parameter, an
 odd path, a cache miss, an error of any kind) goes through the normal route, which answers it:
-behaviour is defined by the routes; these only short-cut the common case. A test compares the two
+behaviour is defined by the routes; these only short-cut the common case. Tests compare the two
 answers for the same requests.
 """
 
@@ -17,18 +18,20 @@ from __future__ import annotations
 
 import gzip
 import re
+import uuid
 from collections.abc import Callable
 from typing import Protocol
 from urllib.parse import parse_qsl
 
+import orjson
 from cachetools import LRUCache
-from starlette.types import Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from mercato.kit.cache import Cache
 from mercato.kit.db import Database
 from mercato.kit.etag import etag_for, matches_if_none_match
 from mercato.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from mercato.modules import catalog
+from mercato.modules import cart, catalog
 
 _PREFIX = "/store/products/"
 _REF = re.compile(r"[A-Za-z0-9._~-]{1,200}")
@@ -41,10 +44,41 @@ _GZIP_MIN = 1024  # as the app's GZipMiddleware
 CACHE_CONTROL = b"public, max-age=60"
 
 
+class BufferedReceive:
+    """The request's `receive`, able to give the whole body to a fast path (`body()`) and then
+    the same body again to the app when the fast path leaves the request to it."""
+
+    __slots__ = ("_body", "_receive", "_replayed")
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._body: bytes | None = None
+        self._replayed = False
+
+    async def body(self) -> bytes:
+        if self._body is None:
+            chunks: list[bytes] = []
+            while True:
+                message = await self._receive()
+                if message["type"] != "http.request":  # the client went away: nothing to answer
+                    raise ConnectionError("client disconnected")
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            self._body = b"".join(chunks)
+        return self._body
+
+    async def __call__(self) -> Message:
+        if self._body is not None and not self._replayed:
+            self._replayed = True
+            return {"type": "http.request", "body": self._body, "more_body": False}
+        return await self._receive()
+
+
 class FastPath(Protocol):
     route: str
 
-    async def __call__(self, scope: Scope, send: Send) -> int | None:
+    async def __call__(self, scope: Scope, receive: BufferedReceive, send: Send) -> int | None:
         """Answer the request and return the status, or return None without sending anything."""
         ...
 
@@ -101,7 +135,7 @@ class ProductDetailFastPath:
         self._default_channel = default_channel
         self._send = _JsonSender()
 
-    async def __call__(self, scope: Scope, send: Send) -> int | None:
+    async def __call__(self, scope: Scope, receive: BufferedReceive, send: Send) -> int | None:
         method = scope["method"]
         path: str = scope["path"]
         if method not in ("GET", "HEAD") or not path.startswith(_PREFIX):
@@ -137,7 +171,7 @@ class ProductListFastPath:
         self._default_channel = default_channel
         self._send = _JsonSender()
 
-    async def __call__(self, scope: Scope, send: Send) -> int | None:
+    async def __call__(self, scope: Scope, receive: BufferedReceive, send: Send) -> int | None:
         if scope["method"] not in ("GET", "HEAD") or scope["path"] != "/store/products":
             return None
         query = self._query(scope["query_string"])
@@ -178,6 +212,78 @@ class ProductListFastPath:
             in_stock=single["in_stock"] == "true" if "in_stock" in single else None,
             attributes=tuple((code, tuple(dict.fromkeys(values))) for code, values in attributes.items()),
         )
+
+
+class CartLineFastPath:
+    """`POST /store/carts/{id}/lines` for a guest: plain JSON `{"variant_id", "quantity"}`, no
+    bearer token, no Idempotency-Key. The change is `cart.add_guest_line` (the route's own service
+    call, in a transaction of its own); the answer is the route's: the cart, 201 or 200, no-store."""
+
+    route = "/store/carts/{cart_id}/lines"
+
+    def __init__(self, db: Callable[[], Database]) -> None:
+        self._db = db
+
+    async def __call__(self, scope: Scope, receive: BufferedReceive, send: Send) -> int | None:
+        path: str = scope["path"]
+        if scope["method"] != "POST" or not path.startswith(_CARTS) or not path.endswith(_LINES):
+            return None
+        cart_id = path[len(_CARTS):-len(_LINES)]
+        if len(cart_id) != 36 or not self._plain(scope["headers"]):
+            return None
+        line = _line(await receive.body())
+        if line is None:
+            return None
+        try:
+            uuid.UUID(cart_id)
+            async with self._db().own_transactions() as db:
+                body, created = await cart.add_guest_line(db, cart_id, variant_id=line[0], quantity=line[1])
+        except Exception:  # a refusal, a cart that needs the route, the database...: the route answers
+            return None
+        status = 201 if created else 200
+        await _send_private_json(scope, send, status, orjson.dumps(body))
+        return status
+
+    @staticmethod
+    def _plain(headers: list[tuple[bytes, bytes]]) -> bool:
+        """JSON, from a guest, without an Idempotency-Key (those the route handles)."""
+        json = False
+        for name, value in headers:
+            if name == b"content-type":
+                json = value.lower() == b"application/json"
+            elif name in (b"authorization", b"idempotency-key"):
+                return False
+        return json
+
+
+_CARTS = "/store/carts/"
+_LINES = "/lines"
+
+
+def _line(raw: bytes) -> tuple[str, int] | None:
+    """(variant_id, quantity) from a body of exactly those two, plainly typed; else None."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or data.keys() != {"variant_id", "quantity"}:
+        return None
+    variant_id, quantity = data["variant_id"], data["quantity"]
+    if not isinstance(variant_id, str) or not 0 < len(variant_id) <= 100 or type(quantity) is not int:
+        return None
+    return variant_id, quantity
+
+
+async def _send_private_json(scope: Scope, send: Send, status: int, body: bytes) -> None:
+    """As a route's `Response(..., headers={"Cache-Control": "no-store"})` leaves the app's GZip
+    middleware: compressed from 1 KiB when the client accepts gzip."""
+    headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+    if len(body) >= _GZIP_MIN and any(name == b"accept-encoding" and b"gzip" in value
+                                      for name, value in scope["headers"]):
+        body = gzip.compress(body, compresslevel=9)
+        headers += [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await _respond(send, status, headers, body)
 
 
 def _valid(key: str, value: str) -> bool:

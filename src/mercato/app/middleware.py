@@ -16,7 +16,7 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mercato.app.fast_paths import FastPath
+from mercato.app.fast_paths import BufferedReceive, FastPath
 from mercato.kit.logging import AccessLog, request_id_var
 from mercato.kit.metrics import REQUEST_METRICS
 from mercato.kit.web.problems import PROBLEM_MEDIA_TYPE, problem_body
@@ -132,12 +132,14 @@ class RequestContextMiddleware:
         try:
             if self._declared_too_large(scope, body_limit):
                 raise BodyTooLarge(body_limit)
+            # A fast path that reads the body and then leaves the request to the app hands it on.
+            buffered = BufferedReceive(self._limit_receive(receive, body_limit))
             for fast_path in self.fast_paths:
-                if await fast_path(scope, send_wrapper) is not None:
+                if await fast_path(scope, buffered, send_wrapper) is not None:
                     route = fast_path.route
                     break
             else:
-                await self.app(scope, self._limit_receive(receive, body_limit), send_wrapper)
+                await self.app(scope, buffered, send_wrapper)
         except BodyTooLarge:
             if not response_started:
                 await self._problem(send_wrapper, 413, "request.too_large",

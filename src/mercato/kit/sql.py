@@ -10,8 +10,8 @@ turned into the driver's `$n` form once, and run on
 - a bare `asyncpg` connection (the storefront's fast paths, which run without a session).
 
 Rows are asyncpg records that also read columns as attributes (`row.id`, as SQLAlchemy rows).
-Parameters named in `json=` are serialised here: both kinds of connection take json/jsonb values as JSON text and return them
-parsed (SQLAlchemy's codecs; `kit.db.RawPool` registers the same).
+Parameters named in `json=` are serialised here: both kinds of connection take json/jsonb values
+as JSON text and return them parsed (SQLAlchemy's codecs; `kit.db.RawPool` registers the same).
 """
 
 from __future__ import annotations
@@ -123,5 +123,6 @@ async def plan_generically(db: Executor) -> None:
     PostgreSQL would otherwise re-plan each of them on every execution, because custom plans win
     its cost comparison, and planning them cost several times running them (2 ms against 0.3 ms
     for the cart's load). Not for statements whose plan must follow the values (a filter that is
-    sometimes "everything")."""
-    await _GENERIC_PLANS.fetch(db)
+    sometimes "everything"). Bare connections of `kit.db.RawPool` plan generically already."""
+    if isinstance(db, AsyncSession):
+        await _GENERIC_PLANS.fetch(db)

@@ -24,6 +24,7 @@ from mercato.modules.cart.errors import (
 from mercato.modules.cart.pricing import price, proposed_lines
 from mercato.modules.cart.render import cart_json
 from mercato.modules.cart.repository import load
+from mercato.modules.cart.repository import lock as lock_cart
 from mercato.modules.cart.service import check_access
 
 
@@ -90,7 +91,9 @@ async def checkout_view(session: AsyncSession, cart_id: uuid.UUID, *, principal_
     `inventory.insufficient_stock` (what the channel's warehouses can hand out now, this cart's own
     reservation included; the reservation itself is the checkout's)."""
     now = utcnow()
-    state = check_access(await load(session, cart_id, lock=lock), principal_customer_id, now)
+    if lock:
+        await lock_cart(session, cart_id)
+    state = check_access(await load(session, cart_id), principal_customer_id, now)
     if state.status != "active":
         raise CartCompleted()
     if not state.lines:

@@ -23,8 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from mercato.kit.sql import Executor
 from mercato.modules import pricing, promotions, shipping
 from mercato.modules.cart.repository import CartState, Item
 
@@ -69,7 +68,7 @@ def discounts_of(result: promotions.PromoResult) -> pricing.Discounts:
 
 
 async def price(
-    session: AsyncSession,
+    session: Executor,
     state: CartState,
     proposed: list[Proposed],
     *,

@@ -48,7 +48,6 @@ WITH cart AS (
         WHERE m.customer_id = c.customer_id
     ) grp
     WHERE c.id = :id
-    %(lock)s
 ), wanted AS (
     SELECT l.id AS line_id, l.variant_id, l.quantity, l.unit_price AS stored_price, l.created_at AS added_at
     FROM cart_lines l WHERE l.cart_id = :id
@@ -86,8 +85,16 @@ SELECT cart.*, items.*
 FROM cart LEFT JOIN items ON true
 ORDER BY items.added_at NULLS LAST, items.line_id
 """
-_LOAD_PLAIN = Statement(_LOAD % {"lock": ""})
-_LOAD_LOCKED = Statement(_LOAD % {"lock": "FOR UPDATE OF c"})
+_LOAD_STATEMENT = Statement(_LOAD)
+
+# Taken before the cart is loaded for a change, in a statement of its own: a load that locked the
+# row itself would, after waiting for another change to commit, see that change's cart row (a
+# locked row is re-read) but its own, older snapshot of the lines — and write over the change.
+# Also plans the rest of the transaction generically (see `kit.sql.plan_generically`).
+_LOCK = Statement("""
+SELECT set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_mode,
+       EXISTS (SELECT 1 FROM carts WHERE id = :id FOR UPDATE) AS found
+""")
 
 
 @dataclass
@@ -177,11 +184,16 @@ def _item(row: Any) -> Item:
     )
 
 
-async def load(db: Executor, cart_id: uuid.UUID, *, lock: bool,
-               extra: Sequence[uuid.UUID] = ()) -> CartState | None:
+async def lock(db: Executor, cart_id: uuid.UUID) -> None:
+    """Lock the cart's row until the transaction ends (every locked change takes it first, then
+    loads), and plan the transaction's statements generically."""
+    await _LOCK.fetch(db, id=cart_id)
+
+
+async def load(db: Executor, cart_id: uuid.UUID, *, extra: Sequence[uuid.UUID] = ()) -> CartState | None:
     """The cart with everything pricing and validation need (see the module doc); None when there
-    is no such cart. `lock`: FOR UPDATE of the cart row (every write takes it first)."""
-    rows = await (_LOAD_LOCKED if lock else _LOAD_PLAIN).fetch(db, id=cart_id, extra=list(extra))
+    is no such cart."""
+    rows = await _LOAD_STATEMENT.fetch(db, id=cart_id, extra=list(extra))
     if not rows:
         return None
     first = rows[0]
@@ -201,22 +213,30 @@ async def load(db: Executor, cart_id: uuid.UUID, *, lock: bool,
     return state
 
 
+# The lines are written only when the cart row is: with an expected version, a cart changed since
+# it was read (or closed by a checkout) is left as it is, and the caller learns it from the count.
 _SAVE = Statement("""
-WITH up AS (
+WITH saved AS (
+    UPDATE carts SET customer_id = :customer_id, email = :email, shipping_address = :shipping_address,
+           billing_address = :billing_address, shipping_option_id = :shipping_option_id,
+           shipping_quote = :shipping_quote, coupons = CAST(:coupons AS varchar[]), abandoned_at = NULL,
+           expires_at = :expires_at, updated_at = :now, version = version + 1
+    WHERE id = :id
+      AND (CAST(:expected_version AS int) IS NULL OR (version = :expected_version AND status = 'active'))
+    RETURNING id
+), up AS (
     INSERT INTO cart_lines (id, cart_id, variant_id, quantity, unit_price, created_at, updated_at)
     SELECT u.id, :id, u.variant_id, u.quantity, u.unit_price, :now, :now
     FROM unnest(CAST(:up_ids AS uuid[]), CAST(:up_variants AS uuid[]), CAST(:up_quantities AS int[]),
                 CAST(:up_prices AS bigint[])) AS u(id, variant_id, quantity, unit_price)
+    WHERE EXISTS (SELECT 1 FROM saved)
     ON CONFLICT (cart_id, variant_id) DO UPDATE
         SET quantity = EXCLUDED.quantity, unit_price = EXCLUDED.unit_price, updated_at = EXCLUDED.updated_at
 ), gone AS (
     DELETE FROM cart_lines WHERE cart_id = :id AND id = ANY(CAST(:gone_ids AS uuid[]))
+                             AND EXISTS (SELECT 1 FROM saved)
 )
-UPDATE carts SET customer_id = :customer_id, email = :email, shipping_address = :shipping_address,
-       billing_address = :billing_address, shipping_option_id = :shipping_option_id,
-       shipping_quote = :shipping_quote, coupons = CAST(:coupons AS varchar[]), abandoned_at = NULL,
-       expires_at = :expires_at, updated_at = :now, version = version + 1
-WHERE id = :id
+SELECT count(*) FROM saved
 """, json=("shipping_address", "billing_address", "shipping_quote"))
 
 
@@ -229,19 +249,24 @@ class LineWrite:
 
 
 async def save(db: Executor, state: CartState, *, now: datetime, upserts: Sequence[LineWrite] = (),
-               deletes: Sequence[uuid.UUID] = ()) -> None:
-    """Write the lines changed and the cart's fields as `state` holds them (the cart is locked)."""
-    await _SAVE.fetch(
+               deletes: Sequence[uuid.UUID] = (), optimistic: bool = False) -> bool:
+    """Write the lines changed and the cart's fields as `state` holds them: the cart is locked, or
+    (`optimistic`) was read at `state.version` and is written only if it is still at that version
+    and active. Returns whether it was written."""
+    saved = await _SAVE.fetchval(
         db, id=state.id, now=now, customer_id=state.customer_id, email=state.email,
         shipping_address=state.shipping_address, billing_address=state.billing_address,
         shipping_option_id=state.shipping_option_id, shipping_quote=state.shipping_quote,
         coupons=state.coupons, expires_at=state.expires_at,
         up_ids=[w.id for w in upserts], up_variants=[w.variant_id for w in upserts],
         up_quantities=[w.quantity for w in upserts], up_prices=[w.unit_price for w in upserts],
-        gone_ids=list(deletes),
+        gone_ids=list(deletes), expected_version=state.version if optimistic else None,
     )
+    if not saved:
+        return False
     state.updated_at = now
     state.version += 1
+    return True
 
 
 async def insert_cart(session: AsyncSession, cart: Cart) -> bool:

@@ -25,7 +25,7 @@ from mercato.kit.clock import utcnow
 from mercato.kit.errors import FieldError
 from mercato.kit.ids import new_id, parse_id
 from mercato.kit.ratelimit import RateLimiter
-from mercato.kit.sql import plan_generically
+from mercato.kit.sql import Executor
 from mercato.modules import channels, identity, inventory, promotions, shipping
 from mercato.modules.cart import rules
 from mercato.modules.cart.errors import (
@@ -59,6 +59,7 @@ from mercato.modules.cart.repository import (
     load,
     save,
 )
+from mercato.modules.cart.repository import lock as lock_cart
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -81,27 +82,46 @@ def check_access(state: CartState | None, customer_id: uuid.UUID | None, now: da
     return state
 
 
-async def _locked(session: AsyncSession, cart_id: str, customer_id: uuid.UUID | None, now: datetime,
-                  extra: list[uuid.UUID] | None = None) -> CartState:
+class NeedsSession(Exception):
+    """A change begun on a bare connection (the add-to-cart fast path) needs what only a session
+    does — a guest cart to attach to the signed-in customer, a stock hold to give back. Raised
+    before anything is written; the caller rolls back and lets the route make the change."""
+
+
+class CartChanged(Exception):
+    """An optimistic change (`optimistic=True`) found the cart changed by someone else between its
+    read and its write; nothing was written. Try again."""
+
+
+async def _locked(session: Executor, cart_id: str, customer_id: uuid.UUID | None, now: datetime,
+                  extra: list[uuid.UUID] | None = None, *, lock: bool = True) -> CartState:
+    """The cart to change: locked (FOR UPDATE), or with `lock=False` only read, for a change
+    written optimistically (see `_finish`)."""
     parsed = parse_id(cart_id)
     if parsed is None:
         raise CartNotFound()
-    await plan_generically(session)
-    state = check_access(await load(session, parsed, lock=True, extra=extra or []), customer_id, now)
+    if lock:
+        await lock_cart(session, parsed)
+    state = check_access(await load(session, parsed, extra=extra or []), customer_id, now)
     if state.status != "active":
         raise CartCompleted()
     if state.customer_id is None and customer_id is not None:
+        if not isinstance(session, AsyncSession):
+            raise NeedsSession()
         state.customer_id = await attach_if_free(session, state.id, customer_id, state.channel_id)
     return state
 
 
-async def _finish(session: AsyncSession, state: CartState, proposed: list[Proposed], *, now: datetime,
+async def _finish(session: Executor, state: CartState, proposed: list[Proposed], *, now: datetime,
                   written: set[str] | None = None, deleted: list[uuid.UUID] | None = None,
-                  strict_shipping: bool = False, skip_unpriced: bool = False) -> dict[str, Any]:
+                  strict_shipping: bool = False, skip_unpriced: bool = False,
+                  optimistic: bool = False) -> dict[str, Any]:
     """Price the cart as changed, write it, and render it. `written`: keys of lines to upsert (their
     unit price is stored as priced now); `deleted`: ids of lines to delete. A change of lines gives
     back any stock a checkout reserved for the cart. A written line that has no price in the channel
-    → 409 before anything is written (`skip_unpriced`: it is left out instead, for merges)."""
+    → 409 before anything is written (`skip_unpriced`: it is left out instead, for merges).
+    `optimistic`: the cart was read unlocked; it is written only if unchanged since (else
+    CartChanged, nothing written) — one statement, so it needs no transaction around it."""
     priced = await price(session, state, proposed, now=now, requote=True, strict_shipping=strict_shipping)
     unpriced = {key for key in written or () if key not in priced.lines}
     if unpriced:
@@ -116,6 +136,8 @@ async def _finish(session: AsyncSession, state: CartState, proposed: list[Propos
     state.expires_at = rules.expires_at(now, customer=state.customer_id is not None)
     lines_changed = bool(written) or bool(deleted)
     if lines_changed and state.reserved:
+        if not isinstance(session, AsyncSession):
+            raise NeedsSession()
         await inventory.release(session, f"cart:{state.id}", actor=actor_of(state.customer_id))
         state.reserved = False
     upserts = []
@@ -126,7 +148,8 @@ async def _finish(session: AsyncSession, state: CartState, proposed: list[Propos
             upserts.append(LineWrite(uuid.UUID(p.key), p.item.variant_id, p.quantity, unit))
             p = replace(p, item=replace(p.item, line_id=uuid.UUID(p.key), quantity=p.quantity, stored_price=unit))
         final.append(p)
-    await save(session, state, now=now, upserts=upserts, deletes=deleted or [])
+    if not await save(session, state, now=now, upserts=upserts, deletes=deleted or [], optimistic=optimistic):
+        raise CartChanged()
     return cart_json(state, replace(priced, proposed=tuple(final)))
 
 
@@ -164,7 +187,7 @@ async def get_cart(session: AsyncSession, cart_id: str, *, customer_id: uuid.UUI
     if parsed is None:
         raise CartNotFound()
     now = utcnow()
-    state = check_access(await load(session, parsed, lock=False), customer_id, now)
+    state = check_access(await load(session, parsed), customer_id, now)
     priced = await price(session, state, proposed_lines(state), now=now, requote=False)
     return cart_json(state, priced)
 
@@ -183,12 +206,14 @@ def _check_line(item: Item, quantity: int, *, field: str = "quantity") -> None:
         raise InsufficientStock(shortage)
 
 
-async def add_line(session: AsyncSession, cart_id: str, *, customer_id: uuid.UUID | None, variant_id: str,
-                   quantity: int) -> tuple[dict[str, Any], bool]:
-    """Add `quantity` units of a variant (to its line when there is one). Returns (cart, created)."""
+async def add_line(session: Executor, cart_id: str, *, customer_id: uuid.UUID | None, variant_id: str,
+                   quantity: int, optimistic: bool = False) -> tuple[dict[str, Any], bool]:
+    """Add `quantity` units of a variant (to its line when there is one). Returns (cart, created).
+    `optimistic`: read the cart without locking it and write it only if unchanged (CartChanged
+    otherwise) — for a bare connection without a transaction."""
     variant = parse_id(variant_id)
     now = utcnow()
-    state = await _locked(session, cart_id, customer_id, now, extra=[variant] if variant else [])
+    state = await _locked(session, cart_id, customer_id, now, extra=[variant] if variant else [], lock=not optimistic)
     if quantity < 1:
         raise InvalidQuantity([FieldError("quantity", "too_small", "At least 1.")])
     if quantity > rules.HARD_MAX_QUANTITY:
@@ -208,7 +233,7 @@ async def add_line(session: AsyncSession, cart_id: str, *, customer_id: uuid.UUI
                 for i in state.lines]
     if created:
         proposed.append(Proposed(key, item, total))
-    return await _finish(session, state, proposed, now=now, written={key}), created
+    return await _finish(session, state, proposed, now=now, written={key}, optimistic=optimistic), created
 
 
 def _line(state: CartState, line_id: str) -> Item:
@@ -285,7 +310,7 @@ async def shipping_options(session: AsyncSession, cart_id: str, *,
     if parsed is None:
         raise CartNotFound()
     now = utcnow()
-    state = check_access(await load(session, parsed, lock=False), customer_id, now)
+    state = check_access(await load(session, parsed), customer_id, now)
     address = state.shipping_address
     if address is None:
         raise ShippingAddressRequired()

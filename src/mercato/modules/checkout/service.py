@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.kit.db import run_after_commit, take_after_commit
 from mercato.kit.errors import DomainError
 from mercato.kit.ids import new_id
-from mercato.kit.sql import plan_generically
 from mercato.modules import cart, inventory, orders, payments, promotions
 from mercato.modules.checkout.errors import PaymentUnavailable
 
@@ -53,7 +52,6 @@ async def place_order(
     session itself before raising a declined or failed payment, so the stock hold survives.
     """
     payments.gateway_named(gateway)  # 422 payment.unknown_gateway before anything is touched
-    await plan_generically(session)
     view = await cart.checkout_view(session, cart_id, principal_customer_id=customer_id, lock=True)
     if view.customer_id is None and customer_id is not None:
         # A guest cart checked out by a signed-in customer: the order is theirs.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from babel import Locale
-from sqlalchemy import String, column, delete, exists, func, literal, or_, select, table
+from sqlalchemy import String, column, delete, exists, select, table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.kit.errors import FieldError
 from mercato.kit.ids import parse_id
 from mercato.kit.pagination import Page, SortKey, keyset_page
+from mercato.kit.sql import Executor, Statement
 from mercato.modules.pricing.tax_errors import (
     InvalidTax,
     TaxClassCodeTaken,
@@ -300,8 +301,19 @@ class TaxProvider(Protocol):
     name: str
 
     async def rates(
-        self, session: AsyncSession, address: TaxAddress, tax_classes: Iterable[str]
+        self, session: Executor, address: TaxAddress, tax_classes: Iterable[str]
     ) -> dict[str, TaxRate]: ...
+
+
+# A zone applies when it names no region or the address's, and no postcode prefix or one the
+# address's postcode starts with (a NULL region or postcode matches only zones without one).
+_ZONE_RATES = Statement("""
+SELECT z.id, z.code, z.region, z.postcode_prefix, r.tax_class, r.rate_ppm, r.name
+FROM tax_zones z JOIN tax_zone_rates r ON r.zone_id = z.id
+WHERE z.country = :country AND r.tax_class = ANY(CAST(:classes AS varchar[]))
+  AND (z.region IS NULL OR z.region = CAST(:region AS varchar))
+  AND (z.postcode_prefix IS NULL OR starts_with(CAST(:postal AS text), z.postcode_prefix))
+""")
 
 
 class TableTaxProvider:
@@ -310,7 +322,7 @@ class TableTaxProvider:
     name = "table"
 
     async def rates(
-        self, session: AsyncSession, address: TaxAddress, tax_classes: Iterable[str]
+        self, session: Executor, address: TaxAddress, tax_classes: Iterable[str]
     ) -> dict[str, TaxRate]:
         classes = list(dict.fromkeys(tax_classes))
         country = address.country.strip().upper()
@@ -319,18 +331,8 @@ class TableTaxProvider:
         looked_up = [c for c in classes if c not in ZERO_CLASSES]
         if not looked_up:
             return choose_rates([], classes)
-        stmt = (
-            select(TaxZone.id, TaxZone.code, TaxZone.region, TaxZone.postcode_prefix,
-                   TaxZoneRate.tax_class, TaxZoneRate.rate_ppm, TaxZoneRate.name)
-            .join(TaxZoneRate, TaxZoneRate.zone_id == TaxZone.id)
-            .where(TaxZone.country == country, TaxZoneRate.tax_class.in_([*looked_up, STANDARD]))
-        )
-        stmt = stmt.where(TaxZone.region.is_(None) if region is None
-                          else or_(TaxZone.region.is_(None), TaxZone.region == region))
-        stmt = stmt.where(TaxZone.postcode_prefix.is_(None) if postal is None
-                          else or_(TaxZone.postcode_prefix.is_(None),
-                                   func.starts_with(literal(postal), TaxZone.postcode_prefix)))
-        rows = (await session.execute(stmt)).all()
+        rows = await _ZONE_RATES.fetch(session, country=country, classes=[*looked_up, STANDARD], region=region,
+                                       postal=postal)
         return choose_rates([ZoneRate(*row) for row in rows], classes)
 
 
@@ -346,7 +348,7 @@ def provider_named(name: str) -> TaxProvider:
 
 
 async def rates_for(
-    session: AsyncSession,
+    session: Executor,
     *,
     country: str,
     region: str | None,

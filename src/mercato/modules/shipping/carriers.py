@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from mercato.kit.sql import Executor
 
 TABLE = "table"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,29}$")
@@ -61,7 +61,7 @@ class CarrierRateProvider(Protocol):
     async def rates(self, request: RateRequest) -> list[CarrierRate]: ...
 
 
-ProviderFactory = Callable[[AsyncSession], CarrierRateProvider]
+ProviderFactory = Callable[[Executor], CarrierRateProvider]  # given a session or a bare connection
 
 _registry: dict[str, ProviderFactory] = {}
 

@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import Uuid, any_, func, literal, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.ids import parse_id
+from mercato.kit.sql import Executor, Statement
 from mercato.modules.shipping.carriers import (
     TABLE,
     CarrierRate,
@@ -25,7 +24,6 @@ from mercato.modules.shipping.carriers import (
     registered_providers,
 )
 from mercato.modules.shipping.errors import ShippingOptionUnavailable
-from mercato.modules.shipping.models import ShippingMethod, ShippingMethodRate, ShippingZone, ShippingZoneArea
 from mercato.modules.shipping.rules import (
     Area,
     Kind,
@@ -61,22 +59,28 @@ class ShippingOption:
     provider: str
 
 
+_ZONES = Statement("""
+SELECT z.id, z.code, z.priority, a.country_code, a.region, a.postal_prefix, a.postal_from, a.postal_to
+FROM shipping_zones z JOIN shipping_zone_areas a ON a.zone_id = z.id
+WHERE a.country_code = :country AND z.is_active
+  AND (cardinality(z.channel_ids) = 0 OR CAST(:channel_id AS uuid) = ANY(z.channel_ids))
+""")
+_METHODS = Statement("""
+SELECT m.id, m.code, m.name, m.carrier, m.kind, m.min_days, m.max_days, m.tax_class, m.warehouse_ids,
+       r.amount, r.free_over, r.tiers
+FROM shipping_methods m JOIN shipping_method_rates r ON r.method_id = m.id AND r.currency = :currency
+WHERE m.zone_id = :zone_id AND m.is_active
+""")
+
+
 class TableRateProvider:
     """Rates from the shop's zones and methods (see rules.py for which zone answers and what a method costs)."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Executor) -> None:
         self._session = session
 
     async def _zones(self, request: RateRequest) -> list[ZoneCandidate]:
-        rows = await self._session.execute(
-            select(ShippingZone.id, ShippingZone.code, ShippingZone.priority, ShippingZoneArea.country_code,
-                   ShippingZoneArea.region, ShippingZoneArea.postal_prefix, ShippingZoneArea.postal_from,
-                   ShippingZoneArea.postal_to)
-            .join(ShippingZoneArea, ShippingZoneArea.zone_id == ShippingZone.id)
-            .where(ShippingZoneArea.country_code == request.country, ShippingZone.is_active.is_(True),
-                   or_(func.cardinality(ShippingZone.channel_ids) == 0,
-                       literal(request.channel_id, Uuid()) == any_(ShippingZone.channel_ids)))
-        )
+        rows = await _ZONES.fetch(self._session, country=request.country, channel_id=request.channel_id)
         zones: dict[uuid.UUID, tuple[str, int, list[Area]]] = {}
         for row in rows:
             zones.setdefault(row.id, (row.code, row.priority, []))[2].append(
@@ -89,15 +93,7 @@ class TableRateProvider:
                          postal_code=request.postal_code)
         if zone is None:
             return []
-        rows = await self._session.execute(
-            select(ShippingMethod.id, ShippingMethod.code, ShippingMethod.name, ShippingMethod.carrier,
-                   ShippingMethod.kind, ShippingMethod.min_days, ShippingMethod.max_days, ShippingMethod.tax_class,
-                   ShippingMethod.warehouse_ids, ShippingMethodRate.amount, ShippingMethodRate.free_over,
-                   ShippingMethodRate.tiers)
-            .join(ShippingMethodRate, (ShippingMethodRate.method_id == ShippingMethod.id)
-                  & (ShippingMethodRate.currency == request.currency))
-            .where(ShippingMethod.zone_id == zone.zone_id, ShippingMethod.is_active.is_(True))
-        )
+        rows = await _METHODS.fetch(self._session, currency=request.currency, zone_id=zone.zone_id)
         found: list[CarrierRate] = []
         for row in rows:
             if not ships_from(row.warehouse_ids, request.warehouse_ids):
@@ -154,7 +150,7 @@ def _order(option: ShippingOption) -> tuple[int, int, int, str, str]:
 
 
 async def shipping_options(
-    session: AsyncSession,
+    session: Executor,
     *,
     channel_id: uuid.UUID,
     currency: str,
@@ -180,7 +176,7 @@ async def shipping_options(
 
 
 async def shipping_option(
-    session: AsyncSession,
+    session: Executor,
     option_id: str | uuid.UUID,
     *,
     channel_id: uuid.UUID,

@@ -1,0 +1,107 @@
+"""Add-to-cart's fast path (`CartLineFastPath`, `cart.add_guest_line`): a guest's plain add runs on
+a bare pooled connection, optimistically, and answers exactly as the route; everything else —
+refusals, bearer tokens, Idempotency-Keys, odd bodies — is the route's. Run on a database of its
+own with the real connection pools (`live`), so the bare-connection path is the one taken."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from mercato.kit.db import RAW_STATEMENT_HOOKS
+from tests.fixtures.live import Live
+from tests.integration.cart.helpers import Shop, add, make_shop, new_cart, read
+
+pytestmark = pytest.mark.slow
+
+
+async def _shop(live: Live) -> Shop:
+    async with live.db.sessionmaker() as session:
+        return await make_shop(session)
+
+
+def _comparable(cart: dict[str, Any]) -> dict[str, Any]:
+    """A cart without what differs between two carts with the same contents (ids, times)."""
+    volatile = {"id", "created_at", "updated_at", "expires_at", "added_at"}
+    return {
+        **{key: value for key, value in cart.items() if key not in volatile},
+        "lines": [{key: value for key, value in line.items() if key not in volatile} for line in cart["lines"]],
+    }
+
+
+async def test_the_fast_path_answers_as_the_route(live: Live) -> None:
+    shop = await _shop(live)
+    fast_cart, route_cart = await new_cart(live.client), await new_cart(live.client)
+    steps = [(shop.mug, 2), (shop.tracked, 1), (shop.mug, 1)]  # a new line, another, then to an existing one
+    for variant, quantity in steps:
+        fast = await add(live.client, fast_cart["id"], variant, quantity)
+        # An Idempotency-Key leaves the request to the route.
+        route = await add(live.client, route_cart["id"], variant, quantity,
+                          **{"Idempotency-Key": f"k-{variant}-{quantity}"})
+        assert fast.status_code == route.status_code, (fast.text, route.text)
+        assert "idempotent-replayed" not in route.headers
+        for header in ("content-type", "cache-control", "x-content-type-options"):
+            assert fast.headers[header] == route.headers[header], header
+        assert fast.headers["x-request-id"] != route.headers["x-request-id"]
+        assert _comparable(fast.json()) == _comparable(route.json())
+    assert {line["quantity"] for line in (await read(live.client, fast_cart["id"]))["lines"]} == {3, 1}
+
+
+async def test_refusals_and_odd_requests_are_answered_by_the_route(live: Live) -> None:
+    shop = await _shop(live)
+    cart = await new_cart(live.client)
+    await add(live.client, cart["id"], shop.mug, 1)
+    before = await read(live.client, cart["id"])
+    cases: list[tuple[dict[str, Any], dict[str, str], int, str | None]] = [
+        ({"variant_id": "00000000-0000-0000-0000-000000000000", "quantity": 1}, {}, 422, "cart.unknown_variant"),
+        ({"variant_id": str(shop.mug), "quantity": 0}, {}, 422, "cart.invalid_quantity"),
+        ({"variant_id": str(shop.draft), "quantity": 1}, {}, 409, "cart.variant_unavailable"),
+        ({"variant_id": str(shop.tracked), "quantity": 21}, {}, 409, "cart.insufficient_stock"),
+        # the fast path reads these bodies, declines them, and the route reads them again
+        ({"variant_id": str(shop.mug), "quantity": 1, "note": "x"}, {}, 422, None),
+        ({"variant_id": str(shop.mug), "quantity": 1.5}, {}, 422, None),
+    ]
+    for body, headers, status, code in cases:
+        response = await live.client.post(f"/store/carts/{cart['id']}/lines", json=body, headers=headers)
+        assert response.status_code == status, (body, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        if code is not None:
+            assert response.json()["code"] == code
+    not_json = await live.client.post(f"/store/carts/{cart['id']}/lines", content=b"variant_id=1",
+                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert not_json.status_code == 415
+    unknown_cart = await add(live.client, "7f1d0c7e-5f4e-4b59-9c1a-0c6f3f1f9a11", shop.mug, 1)
+    assert unknown_cart.status_code == 404
+    assert _comparable(await read(live.client, cart["id"])) == _comparable(before)
+
+
+async def test_a_plain_add_is_four_statements(live: Live) -> None:
+    shop = await _shop(live)
+    cart = await new_cart(live.client)
+    await add(live.client, cart["id"], shop.mug, 1)
+    statements: list[str] = []
+    RAW_STATEMENT_HOOKS.append(statements.append)
+    try:
+        response = await add(live.client, cart["id"], shop.tracked, 1)
+    finally:
+        RAW_STATEMENT_HOOKS.remove(statements.append)
+    assert response.status_code == 201
+    # the cart with its lines, the prices, the promotions, the write — no BEGIN/COMMIT around them
+    assert len(statements) == 4, statements
+
+
+async def test_concurrent_adds_to_one_cart_lose_nothing(live: Live) -> None:
+    shop = await _shop(live)
+    cart = await new_cart(live.client)
+    mugs = 24
+    responses = await asyncio.gather(
+        *(add(live.client, cart["id"], shop.mug, 1) for _ in range(mugs)),
+        *(add(live.client, cart["id"], variant, 2) for variant in shop.many),
+    )
+    assert all(r.status_code in (200, 201) for r in responses), [r.text for r in responses if r.status_code >= 300]
+    # each new line was created once; every other add found its line
+    assert sum(r.status_code == 201 for r in responses) == 1 + len(shop.many)
+    lines = {line["variant_id"]: line["quantity"] for line in (await read(live.client, cart["id"]))["lines"]}
+    assert lines == {str(shop.mug): mugs, **{str(variant): 2 for variant in shop.many}}
