@@ -22,6 +22,7 @@ from typing import Any, TypeAlias
 
 import asyncpg
 import orjson
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.db import RAW_STATEMENT_HOOKS
@@ -31,7 +32,7 @@ _NAME = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _DRIVER_KEY = "mercato.sql.driver"
 
 
-class Row(asyncpg.Record):
+class Row(asyncpg.Record):  # type: ignore[misc]  # asyncpg ships no type stubs
     """A record whose columns are also attributes."""
 
     def __getattr__(self, name: str) -> Any:
@@ -75,18 +76,41 @@ class Statement:
     async def fetch(self, db: Executor, **params: Any) -> Sequence[Any]:
         driver = await driver_of(db)
         _report(self.sql)
-        result: Sequence[Any] = await driver.fetch(self.sql, *self._args(params), record_class=Row)
+        args = self._args(params)
+        try:
+            result: Sequence[Any] = await driver.fetch(self.sql, *args, record_class=Row)
+        except _DRIVER_ERRORS as error:
+            raise translated(error, self.sql, args) from error
         return result
 
     async def fetchrow(self, db: Executor, **params: Any) -> Any:
-        driver = await driver_of(db)
-        _report(self.sql)
-        return await driver.fetchrow(self.sql, *self._args(params), record_class=Row)
+        rows = await self.fetch(db, **params)
+        return rows[0] if rows else None
 
     async def fetchval(self, db: Executor, **params: Any) -> Any:
-        driver = await driver_of(db)
-        _report(self.sql)
-        return await driver.fetchval(self.sql, *self._args(params))
+        rows = await self.fetch(db, **params)
+        return rows[0][0] if rows else None
+
+
+# What SQLAlchemy would have raised for a driver error, so callers and the app's error handlers
+# (IntegrityError → a conflict, a refused value → 422, a lost connection → 503) treat a statement
+# sent here as one sent through a session.
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptions._base.DataError)
+_CONNECTIVITY_CLASSES = ("08", "53", "57P")
+
+
+def translated(error: Exception, sql: str, args: Sequence[Any]) -> sa_exc.DBAPIError:
+    sqlstate = getattr(error, "sqlstate", None) or ""
+    kind: type[sa_exc.DBAPIError]
+    if sqlstate.startswith("23"):
+        kind = sa_exc.IntegrityError
+    elif sqlstate.startswith("22") or isinstance(error, asyncpg.exceptions._base.DataError):
+        kind = sa_exc.DataError
+    elif sqlstate.startswith(_CONNECTIVITY_CLASSES) or isinstance(error, asyncpg.InterfaceError):
+        kind = sa_exc.OperationalError
+    else:
+        kind = sa_exc.DBAPIError
+    return kind(sql, tuple(args), error)
 
 
 def _report(sql: str) -> None:
@@ -96,21 +120,24 @@ def _report(sql: str) -> None:
 
 async def driver_of(db: Executor) -> Any:
     """The asyncpg connection to send to: `db` itself, or the one under the session's current
-    transaction (begun here if the session has none yet, as `session.execute` would)."""
+    transaction — begun here if the session has none yet, and inside its innermost savepoint: the
+    session emits BEGIN and SAVEPOINT lazily, when next asked for its connection, so it is asked
+    whenever the innermost transaction is not the one the driver was last taken for."""
     if not isinstance(db, AsyncSession):
         return db
-    transaction = db.sync_session.get_transaction()
+    sync = db.sync_session
+    innermost = sync.get_nested_transaction() or sync.get_transaction()
     cached = db.info.get(_DRIVER_KEY)
-    if transaction is not None and cached is not None and cached[0] is transaction:
+    if innermost is not None and cached is not None and cached[0] is innermost:
         return cached[1]
     connection = await db.connection()
-    adapted = (await connection.get_raw_connection()).dbapi_connection
+    adapted: Any = (await connection.get_raw_connection()).dbapi_connection
     # SQLAlchemy's asyncpg adapter sends BEGIN only before its own first statement: begin here, or
     # this statement would run (and release its locks) outside the session's transaction.
     if adapted._transaction is None and not adapted.autocommit:
         await adapted._start_transaction()
     driver = adapted._connection
-    db.info[_DRIVER_KEY] = (db.sync_session.get_transaction(), driver)
+    db.info[_DRIVER_KEY] = (sync.get_nested_transaction() or sync.get_transaction(), driver)
     return driver
 
 

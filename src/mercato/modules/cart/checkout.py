@@ -93,7 +93,7 @@ async def checkout_view(session: AsyncSession, cart_id: uuid.UUID, *, principal_
     now = utcnow()
     if lock:
         await lock_cart(session, cart_id)
-    state = check_access(await load(session, cart_id), principal_customer_id, now)
+    state = check_access(await load(session, cart_id, now=now), principal_customer_id, now)
     if state.status != "active":
         raise CartCompleted()
     if not state.lines:
@@ -119,7 +119,7 @@ async def checkout_view(session: AsyncSession, cart_id: uuid.UUID, *, principal_
     if state.shipping_option_id is None:
         raise _incomplete("cart.shipping_option_required", "shipping_option_id", "Choose a shipping option.")
     proposed = proposed_lines(state)
-    priced = await price(session, state, proposed, now=now, requote=True, strict_shipping=True)
+    priced = await price(session, state, proposed, now=now, requote=True, strict_shipping=True, fresh=True)
     for i, p in enumerate(proposed):
         if p.key not in priced.lines:
             raise VariantUnavailable(f"lines.{i}.variant_id")

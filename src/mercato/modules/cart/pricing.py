@@ -1,9 +1,11 @@
 """Pricing a cart: the I/O around `pricing.price_cart` (the pure engine).
 
-Statements, whatever the number of lines: `resolve_prices` (one), `active_promotions` (one, only
-when the cart has priced lines), the chosen shipping option quoted again (two, only on writes and
-at checkout, only when one is chosen: reads show the quote stored at the last change), tax rates
-(one, only when the cart has a shipping address).
+Statements, whatever the number of lines: none for the prices (each variant's offer comes with the
+loaded cart, `pricing.OFFER_SQL`; `pricing.price_from_offer` chooses), `active_promotions` (one,
+only when the cart has priced lines — none for a guest without codes when this process holds the
+automatic promotions of the version read with the cart), the chosen shipping option quoted again
+(two, only on writes and at checkout, only when one is chosen: reads show the quote stored at the
+last change), tax rates (one, only when the cart has a shipping address).
 
 Promotions and shipping depend on each other: a free-over threshold compares against the subtotal
 after discounts, and free shipping needs the shipping price. The promotions are loaded once and
@@ -75,16 +77,19 @@ async def price(
     now: datetime,
     requote: bool,
     strict_shipping: bool = False,
+    fresh: bool = False,
 ) -> PricedCart:
     """Price `proposed` (the cart's lines after a change) for `state`'s channel, customer, coupons,
     shipping option and address. `requote`: ask the shipping module for the chosen option's price
     (writes, checkout); else use the stored quote (reads). `strict_shipping`: an option that no
-    longer applies raises 422 `shipping.option_unavailable` instead of being dropped."""
+    longer applies raises 422 `shipping.option_unavailable` instead of being dropped. `fresh`: read
+    the promotions in this transaction (checkout) rather than take the ones this process holds for
+    the version read with the cart."""
     ordered = sorted(proposed, key=lambda p: p.key)
     sellable = [p for p in ordered if p.item.known and p.item.listed]
-    resolved = await pricing.resolve_prices(session, state.channel_id, state.customer_id,
-                                            [(p.item.variant_id, p.quantity) for p in sellable], now) \
-        if sellable else []
+    # The prices came with the cart (pricing.OFFER_SQL in its load): choosing costs no statement.
+    resolved = [pricing.price_from_offer(p.item.variant_id, p.quantity, p.item.offer, now, state.group_ids)
+                for p in sellable]
     lines: dict[str, pricing.PricedLine] = {}
     promo_lines: list[promotions.PromoLine] = []
     weight = 0
@@ -112,7 +117,8 @@ async def price(
     loaded: list[promotions.Promotion] = []
     if promo_lines:
         loaded = await promotions.active_promotions(session, channel_id=state.channel_id, codes=codes, now=now,
-                                                    customer_id=state.customer_id)
+                                                    customer_id=state.customer_id,
+                                                    version=None if fresh else state.promotions_version)
     result = promotions.evaluate(promo_cart, loaded, codes=codes, now=now)
 
     quote, dropped = None, False

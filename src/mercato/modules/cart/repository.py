@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.sql import Executor, Statement
+from mercato.modules import pricing, promotions
 from mercato.modules.cart.models import Cart
 
 _LOAD = """
@@ -39,7 +40,8 @@ WITH cart AS (
            -- a guest cannot prove a first order: only a signed-in customer without any order has one
            c.customer_id IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id) AS first_order,
-           EXISTS (SELECT 1 FROM stock_reservations r WHERE r.reference = 'cart:' || c.id::text) AS reserved
+           EXISTS (SELECT 1 FROM stock_reservations r WHERE r.reference = 'cart:' || c.id::text) AS reserved,
+           %(promotions_version)s AS promotions_version
     FROM carts c JOIN channels ch ON ch.id = c.channel_id
     CROSS JOIN LATERAL (
         SELECT coalesce(array_agg(m.group_id), '{}') AS group_ids,
@@ -60,7 +62,8 @@ WITH cart AS (
            v.tax_class, coalesce(v.weight_grams, 0) AS weight_grams, v.min_quantity, v.max_quantity,
            v.track_inventory, p.brand_id, cat.path AS category_path,
            coalesce(lst.collection_ids, '{}') AS collection_ids, lst.product_id IS NOT NULL AS listed,
-           coalesce(st.free, 0) AS free
+           coalesce(st.free, 0) AS free,
+           CASE WHEN v.id IS NOT NULL AND lst.product_id IS NOT NULL THEN %(offer)s END AS offer
     FROM wanted w
     LEFT JOIN variants v ON v.id = w.variant_id
     LEFT JOIN products p ON p.id = v.product_id
@@ -85,7 +88,11 @@ SELECT cart.*, items.*
 FROM cart LEFT JOIN items ON true
 ORDER BY items.added_at NULLS LAST, items.line_id
 """
-_LOAD_STATEMENT = Statement(_LOAD)
+_LOAD_STATEMENT = Statement(_LOAD % {
+    "promotions_version": promotions.AUTOMATIC_VERSION_SQL,
+    "offer": pricing.OFFER_SQL.format(variant="v.id", channel="(SELECT channel_id FROM cart)",
+                                      at="CAST(:now AS timestamptz)"),
+})
 
 # Taken before the cart is loaded for a change, in a statement of its own: a load that locked the
 # row itself would, after waiting for another change to commit, see that change's cart row (a
@@ -120,6 +127,7 @@ class Item:
     collection_ids: frozenset[uuid.UUID]
     listed: bool
     free: int
+    offer: dict[str, Any] | None  # pricing.OFFER_SQL as read with the cart (listed variants only)
 
 
 @dataclass
@@ -152,6 +160,7 @@ class CartState:
     tax_exempt: bool  # in a tax-exempt customer group (B2B with a VAT id)
     first_order: bool  # a signed-in customer who has no order yet
     reserved: bool
+    promotions_version: str  # promotions.AUTOMATIC_VERSION_SQL as read with the cart
     items: list[Item] = field(default_factory=list)
 
     @property
@@ -180,7 +189,7 @@ def _item(row: Any) -> Item:
         name=name or row.product_name or "", tax_class=row.tax_class or "standard", weight_grams=row.weight_grams,
         min_quantity=row.min_quantity or 1, max_quantity=row.max_quantity, track_inventory=bool(row.track_inventory),
         brand_id=row.brand_id, category_path=row.category_path, collection_ids=frozenset(row.collection_ids or ()),
-        listed=bool(row.listed), free=int(row.free),
+        listed=bool(row.listed), free=int(row.free), offer=row.offer,
     )
 
 
@@ -190,10 +199,11 @@ async def lock(db: Executor, cart_id: uuid.UUID) -> None:
     await _LOCK.fetch(db, id=cart_id)
 
 
-async def load(db: Executor, cart_id: uuid.UUID, *, extra: Sequence[uuid.UUID] = ()) -> CartState | None:
-    """The cart with everything pricing and validation need (see the module doc); None when there
-    is no such cart."""
-    rows = await _LOAD_STATEMENT.fetch(db, id=cart_id, extra=list(extra))
+async def load(db: Executor, cart_id: uuid.UUID, *, now: datetime,
+               extra: Sequence[uuid.UUID] = ()) -> CartState | None:
+    """The cart with everything pricing and validation need (see the module doc), its variants'
+    prices as at `now`; None when there is no such cart."""
+    rows = await _LOAD_STATEMENT.fetch(db, id=cart_id, extra=list(extra), now=now)
     if not rows:
         return None
     first = rows[0]
@@ -208,6 +218,7 @@ async def load(db: Executor, cart_id: uuid.UUID, *, extra: Sequence[uuid.UUID] =
         version=first.version, created_at=first.created_at, updated_at=first.updated_at,
         group_ids=frozenset(first.group_ids or ()), tax_exempt=bool(first.tax_exempt),
         first_order=bool(first.first_order), reserved=bool(first.reserved),
+        promotions_version=first.promotions_version,
     )
     state.items = [_item(row) for row in rows if row.variant_id is not None]
     return state

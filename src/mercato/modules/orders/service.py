@@ -1,37 +1,73 @@
 """Order use cases: place an order from a checkout draft, record what happened to its payment,
-and read orders as the API shows them. Flushes, never commits."""
+and read orders as the API shows them. Writes in the caller's transaction, never commits.
+
+What checkout runs (placing, recording the payment, reading the order back) goes straight to the
+driver (`kit.sql.Statement`), one statement each: the ORM's identity map does not see those writes,
+so nothing here reads an `Order` it holds after them (`_load` refreshes what it reads)."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections import defaultdict
-from dataclasses import asdict
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Select, Table, insert, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+import orjson
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit import outbox
 from mercato.kit.clock import utcnow
 from mercato.kit.ids import new_id, parse_id
 from mercato.kit.pagination import Page, SortKey, keyset_page
+from mercato.kit.sql import Statement
 from mercato.modules import payments
-from mercato.modules.orders.drafts import OrderDraft, PlacedOrder, check_draft
+from mercato.modules.orders.drafts import TOTAL_KEYS, OrderDraft, PlacedOrder, check_draft
 from mercato.modules.orders.errors import CartAlreadyOrdered, OrderNotFound
 from mercato.modules.orders.events import OrderConfirmed, OrderPlaced
 from mercato.modules.orders.models import Order, OrderEvent, OrderLine
 from mercato.modules.orders.rules import new_token, status_after_payment, token_hash, token_matches
 
-# Inserts go to the tables themselves, not through the ORM's bulk machinery: checkout places an
-# order in a handful of statements, and the ORM path cost more than the database did.
-_ORDERS = cast(Table, Order.__table__)
-_LINES = cast(Table, OrderLine.__table__)
-_EVENTS = cast(Table, OrderEvent.__table__)
-
-_NEWEST_FIRST = (SortKey(Order.created_at, descending=True), SortKey(Order.id, descending=True))
+# The order, its lines, its `order.placed` timeline entry and outbox event: one statement, straight to
+# the driver. The number comes from the column's default (the sequence), so the entry's and the
+# event's payloads get it from the insert's RETURNING. A cart that already has an order inserts
+# nothing at all (ON CONFLICT DO NOTHING: no row in `placed`, and every other insert selects from it).
+_PLACE = Statement(f"""
+WITH placed AS (
+    INSERT INTO orders (id, channel_id, customer_id, email, currency, status, payment_status, fulfillment_status,
+                        subtotal, discount, shipping, tax, total, prices_include_tax, shipping_address,
+                        billing_address, shipping_option, breakdown, coupons, cart_id, token_hash, created_at,
+                        updated_at)
+    VALUES (:id, :channel_id, :customer_id, :email, :currency, 'pending', 'pending', 'unfulfilled',
+            :subtotal, :discount, :shipping, :tax, :total, :prices_include_tax, CAST(:shipping_address AS jsonb),
+            CAST(:billing_address AS jsonb), CAST(:shipping_option AS jsonb), CAST(:breakdown AS jsonb), :coupons,
+            :cart_id, :token_hash, :now, :now)
+    ON CONFLICT (cart_id) WHERE cart_id IS NOT NULL DO NOTHING
+    RETURNING id, number),
+lines AS (
+    INSERT INTO order_lines (id, order_id, position, variant_id, product_id, sku, name, quantity, unit_price,
+                             subtotal, discount, tax, total, tax_rate_ppm, breakdown)
+    SELECT l.id, placed.id, l.n - 1, l.variant_id, l.product_id, l.sku, l.name, l.quantity, l.unit_price,
+           l.subtotal, l.discount, l.tax, l.total, l.tax_rate_ppm, CAST(l.breakdown AS jsonb)
+    FROM placed, unnest(CAST(:line_ids AS uuid[]), CAST(:variant_ids AS uuid[]), CAST(:product_ids AS uuid[]),
+                        CAST(:skus AS text[]), CAST(:names AS text[]), CAST(:quantities AS integer[]),
+                        CAST(:unit_prices AS bigint[]), CAST(:subtotals AS bigint[]), CAST(:discounts AS bigint[]),
+                        CAST(:taxes AS bigint[]), CAST(:totals AS bigint[]), CAST(:tax_rates AS integer[]),
+                        CAST(:breakdowns AS text[]))
+         WITH ORDINALITY AS l(id, variant_id, product_id, sku, name, quantity, unit_price, subtotal, discount, tax,
+                              total, tax_rate_ppm, breakdown, n)),
+logged AS (
+    INSERT INTO order_events (id, order_id, kind, data, actor, created_at)
+    SELECT CAST(:entry_id AS uuid), placed.id, 'order.placed',
+           CAST(:entry_data AS jsonb) || jsonb_build_object('number', placed.number), CAST(:actor AS text),
+           CAST(:now AS timestamptz)
+    FROM placed),
+announced AS ({outbox.insert_sql("event_", source="placed",
+                                 payload="{payload} || jsonb_build_object('number', placed.number)")})
+SELECT number FROM placed
+""")  # noqa: S608 - a constant fragment of kit.outbox; values are bound parameters
 
 
 async def create_order(session: AsyncSession, draft: OrderDraft, *, order_id: uuid.UUID | None = None,
@@ -44,42 +80,39 @@ async def create_order(session: AsyncSession, draft: OrderDraft, *, order_id: uu
     token = new_token()
     now = utcnow()
     email = draft.email.strip().lower()
-    placed = (await session.execute(
-        pg_insert(_ORDERS).values(
-            id=order_id, channel_id=draft.channel_id, customer_id=draft.customer_id, email=email,
-            currency=draft.currency, status="pending", payment_status="pending", fulfillment_status="unfulfilled",
-            **{key: draft.totals[key] for key in ("subtotal", "discount", "shipping", "tax", "total")},
-            prices_include_tax=draft.prices_include_tax, shipping_address=draft.shipping_address,
-            billing_address=draft.billing_address, shipping_option=draft.shipping_option, breakdown=draft.breakdown,
-            coupons=list(draft.coupons), cart_id=draft.cart_id, token_hash=token_hash(token), created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[_ORDERS.c.cart_id], index_where=text("cart_id IS NOT NULL"))
-        .returning(_ORDERS.c.number)
-    )).scalar_one_or_none()
+    coupons = list(draft.coupons)
+    lines = draft.lines
+    # `number` is the placeholder the statement overwrites with the number it draws.
+    event = outbox.pending_event(OrderPlaced(
+        order_id=str(order_id), number="", channel_id=str(draft.channel_id),
+        customer_id=str(draft.customer_id) if draft.customer_id else None, email=email, currency=draft.currency,
+        total=draft.totals["total"], coupons=coupons,
+        lines=[{"variant_id": str(line.variant_id), "sku": line.sku, "quantity": line.quantity} for line in lines]))
+    placed = await _PLACE.fetchval(
+        session, id=order_id, channel_id=draft.channel_id, customer_id=draft.customer_id, email=email,
+        currency=draft.currency, **{key: draft.totals[key] for key in TOTAL_KEYS},
+        prices_include_tax=draft.prices_include_tax, shipping_address=_json(draft.shipping_address),
+        billing_address=_json(draft.billing_address), shipping_option=_json(draft.shipping_option),
+        breakdown=_json(draft.breakdown), coupons=coupons, cart_id=draft.cart_id, token_hash=token_hash(token), now=now,
+        line_ids=[new_id() for _ in lines], variant_ids=[line.variant_id for line in lines],
+        product_ids=[line.product_id for line in lines], skus=[line.sku for line in lines],
+        names=[line.name for line in lines], quantities=[line.quantity for line in lines],
+        unit_prices=[line.unit_price for line in lines], subtotals=[line.subtotal for line in lines],
+        discounts=[line.discount for line in lines], taxes=[line.tax for line in lines],
+        totals=[line.total for line in lines], tax_rates=[line.tax_rate_ppm for line in lines],
+        breakdowns=[_json(line.breakdown) for line in lines],
+        entry_id=new_id(), entry_data=_json({"total": draft.totals["total"], "currency": draft.currency,
+                                             "lines": len(lines), "coupons": coupons}),
+        actor=actor or (f"customer:{draft.customer_id}" if draft.customer_id else "guest"),
+        **event.params("event_"))
     if placed is None:
         raise CartAlreadyOrdered()
-    await session.execute(insert(_LINES), [
-        {"id": new_id(), "order_id": order_id, "position": position, **asdict(line)}
-        for position, line in enumerate(draft.lines)
-    ])
-    who = actor or (f"customer:{draft.customer_id}" if draft.customer_id else "guest")
-    await _append_event(session, order_id, "order.placed", {
-        "number": placed, "total": draft.totals["total"], "currency": draft.currency, "lines": len(draft.lines),
-        "coupons": list(draft.coupons)}, who, now)
-    await outbox.emit(session, OrderPlaced(
-        order_id=str(order_id), number=placed, channel_id=str(draft.channel_id),
-        customer_id=str(draft.customer_id) if draft.customer_id else None, email=email, currency=draft.currency,
-        total=draft.totals["total"], coupons=list(draft.coupons),
-        lines=[{"variant_id": str(line.variant_id), "sku": line.sku, "quantity": line.quantity}
-               for line in draft.lines]))
-    await session.flush()
     return PlacedOrder(order_id, placed, token)
 
 
 # The payment status, the order status it leads to (:from_pending, what rules.status_after_payment
 # makes of a pending order; no other status moves on a payment) and the timeline entry, in one statement.
-_RECORD_PAYMENT = text("""
+_RECORD_PAYMENT = """
 WITH before AS (SELECT id, status FROM orders WHERE id = :id FOR UPDATE),
 changed AS (
     UPDATE orders o SET payment_status = :payment_status, updated_at = :now,
@@ -88,37 +121,54 @@ changed AS (
     RETURNING before.status AS was, o.status AS now_is, o.number),
 logged AS (
     INSERT INTO order_events (id, order_id, kind, data, actor, created_at)
-    SELECT :event_id, :id, :kind, CAST(:data AS jsonb), :actor, :now FROM changed RETURNING 1)
-SELECT was, now_is, number FROM changed
-""")
+    SELECT :entry_id, :id, :kind, CAST(:data AS jsonb), :actor, :now FROM changed RETURNING 1)
+"""
+_RECORD = Statement(_RECORD_PAYMENT + "SELECT was, now_is, number FROM changed")  # noqa: S608 - constants
+# A payment status that confirms a pending order: the same, plus `order.confirmed` on the outbox if the
+# order did move to confirmed. Used only for such statuses: the outbox's statement trigger queues a
+# NOTIFY (waking idle workers at commit) even when its insert writes no row.
+_RECORD_CONFIRMING = Statement(
+    _RECORD_PAYMENT
+    + f""", announced AS ({outbox.insert_sql(
+        "event_", source="changed WHERE changed.was <> changed.now_is AND changed.now_is = 'confirmed'",
+        payload="{payload} || jsonb_build_object('number', changed.number)")})
+SELECT was, now_is, number FROM changed""")  # noqa: S608 - a constant fragment of kit.outbox; values are bound
 
 
 async def record_payment(session: AsyncSession, order_id: uuid.UUID, *, payment_status: str, event: str,
                          data: dict[str, Any], actor: str | None = None) -> None:
     """Set the order's payment status (rules.PAYMENT_STATUSES) and append `event` with `data` to its
     timeline. A pending order whose payment is secured becomes confirmed (`order.confirmed`)."""
-    row = (await session.execute(_RECORD_PAYMENT, {
-        "id": order_id, "payment_status": payment_status, "now": utcnow(),
-        "from_pending": status_after_payment("pending", payment_status),
-        "event_id": new_id(), "kind": event[:50], "data": json.dumps(data), "actor": actor or "system",
-    })).one_or_none()
+    from_pending = status_after_payment("pending", payment_status)
+    params: dict[str, Any] = {
+        "id": order_id, "payment_status": payment_status, "now": utcnow(), "from_pending": from_pending,
+        "entry_id": new_id(), "kind": event[:50], "data": _json(data), "actor": actor or "system",
+    }
+    if from_pending == "confirmed":
+        # `number` is the placeholder the statement overwrites with the order's.
+        confirmed = outbox.pending_event(OrderConfirmed(order_id=str(order_id), number="",
+                                                        payment_status=payment_status))
+        row = await _RECORD_CONFIRMING.fetchrow(session, **params, **confirmed.params("event_"))
+    else:
+        row = await _RECORD.fetchrow(session, **params)
     if row is None:
         raise OrderNotFound()
-    before, after, number = row
-    if after != before and after == "confirmed":
-        await outbox.emit(session, OrderConfirmed(order_id=str(order_id), number=number,
-                                                  payment_status=payment_status))
-        await session.flush()
 
 
-async def _append_event(session: AsyncSession, order_id: uuid.UUID, kind: str, data: dict[str, Any],
-                        actor: str | None, at: datetime) -> None:
-    await session.execute(insert(_EVENTS).values(id=new_id(), order_id=order_id, kind=kind[:50],
-                                                    data=data, actor=actor, created_at=at))
+def _json(value: Any) -> str:
+    """JSON text for a jsonb parameter, None as the JSON null (as SQLAlchemy's JSONB stored it):
+    orjson, or `json.dumps` (SQLAlchemy's serialiser) for what orjson refuses, such as integers
+    beyond 64 bits."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 # ---------------------------------------------------------------------------------------------
 # reads
+
+_NEWEST_FIRST = (SortKey(Order.created_at, descending=True), SortKey(Order.id, descending=True))
 
 
 def _money(amount: int, currency: str) -> dict[str, Any]:
@@ -129,7 +179,8 @@ def _timestamp(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def _line_json(line: OrderLine, currency: str) -> dict[str, Any]:
+# Lines and orders are ORM objects, or rows of a statement that read the same columns (`_SHOWN`).
+def _line_json(line: OrderLine | _LineColumns, currency: str) -> dict[str, Any]:
     return {
         "id": str(line.id), "variant_id": str(line.variant_id), "product_id": str(line.product_id),
         "sku": line.sku, "name": line.name, "quantity": line.quantity,
@@ -139,7 +190,7 @@ def _line_json(line: OrderLine, currency: str) -> dict[str, Any]:
     }
 
 
-def _order_json(order: Order, lines: list[OrderLine], *, admin: bool) -> dict[str, Any]:
+def _order_json(order: Order | Any, lines: Sequence[OrderLine | _LineColumns], *, admin: bool) -> dict[str, Any]:
     c = order.currency
     shown: dict[str, Any] = {
         "id": str(order.id), "number": order.number, "status": order.status,
@@ -177,20 +228,47 @@ async def _load(session: AsyncSession, order_id: uuid.UUID, *, lock: bool = Fals
     return order
 
 
+# The order and its lines in one statement (checkout reads it back on its way out), straight to the
+# driver. Line columns that share a name with the order's are read under `line_`.
+_SHOWN = Statement("""
+SELECT o.id, o.number, o.status, o.payment_status, o.fulfillment_status, o.currency, o.email, o.subtotal,
+       o.discount, o.shipping, o.tax, o.total, o.shipping_address, o.billing_address, o.shipping_option, o.coupons,
+       o.prices_include_tax, o.breakdown, o.created_at, o.updated_at,
+       l.id AS line_id, l.variant_id AS line_variant_id, l.product_id AS line_product_id, l.sku AS line_sku,
+       l.name AS line_name, l.quantity AS line_quantity, l.unit_price AS line_unit_price,
+       l.subtotal AS line_subtotal, l.discount AS line_discount, l.tax AS line_tax, l.total AS line_total,
+       l.tax_rate_ppm AS line_tax_rate_ppm, l.breakdown AS line_breakdown
+FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id
+WHERE o.id = :id
+ORDER BY l.position
+""")
+
+
+class _LineColumns:
+    """An order line read from a row of `_SHOWN` (its columns are the row's `line_*`)."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: Any) -> None:
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._row[f"line_{name}"]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 async def order_json(session: AsyncSession, order_id: uuid.UUID, *, admin: bool = False) -> dict[str, Any]:
     """The order as the API shows it (API.md's Order shape plus email, per-line amounts and
     breakdowns). `admin=True` adds customer/channel ids, the `events` timeline and `payments`.
     404 `order.not_found`."""
     if admin:
         return await _complete(session, await _load(session, order_id), admin=True)
-    # The order and its lines in one statement (checkout reads it back on its way out).
-    rows = (await session.execute(
-        select(Order, OrderLine).outerjoin(OrderLine, OrderLine.order_id == Order.id).where(Order.id == order_id)
-        .order_by(OrderLine.position).execution_options(populate_existing=True)
-    )).all()
+    rows = await _SHOWN.fetch(session, id=order_id)
     if not rows:
         raise OrderNotFound()
-    return _order_json(rows[0][0], [line for _, line in rows if line is not None], admin=False)
+    return _order_json(rows[0], [_LineColumns(row) for row in rows if row["line_id"] is not None], admin=False)
 
 
 async def _complete(session: AsyncSession, order: Order, *, admin: bool) -> dict[str, Any]:

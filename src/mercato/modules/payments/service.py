@@ -10,19 +10,22 @@ without calling the gateway; only a transient failure (`failed`) is re-attempted
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
+import orjson
 import structlog
-from sqlalchemy import Insert, Table, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.clock import utcnow
 from mercato.kit.errors import FieldError
 from mercato.kit.ids import new_id
+from mercato.kit.sql import Statement
 from mercato.modules.payments.errors import IdempotencyMismatch, NoActionRequired
 from mercato.modules.payments.gateway import (
     AuthorizeRequest,
@@ -31,13 +34,46 @@ from mercato.modules.payments.gateway import (
     VoidRequest,
     gateway_named,
 )
-from mercato.modules.payments.models import Payment, PaymentTransaction
+from mercato.modules.payments.models import Payment
 from mercato.modules.payments.rules import RETRYABLE, payment_status, scrub
 
 _log = structlog.get_logger("mercato.payments")
-# Writes go to the tables themselves, not through the ORM's bulk machinery (checkout's hot path).
-_PAYMENTS = cast(Table, Payment.__table__)
-_TRANSACTIONS = cast(Table, PaymentTransaction.__table__)
+
+# Checkout's statements go straight to the driver (kit.sql): the claim, then the gateway's answer.
+_CLAIM = Statement("""
+INSERT INTO payments (id, order_id, gateway, amount, currency, status, idempotency_key, created_at, updated_at)
+VALUES (:id, :order_id, :gateway, :amount, :currency, 'pending', :idempotency_key, :now, :now)
+ON CONFLICT (gateway, idempotency_key) DO NOTHING
+RETURNING id
+""")
+
+# Not merged into the claim: the row of a concurrent claim that committed while the claim waited
+# for it is visible only to a later statement's snapshot, not to one beside the claim's.
+_CLAIMED = Statement("""
+SELECT id, order_id, amount, currency, status, decline_code, message, next_action, psp_reference
+FROM payments WHERE gateway = :gateway AND idempotency_key = :idempotency_key
+FOR UPDATE
+""")
+
+# The gateway call's ledger row (parameters: `_transaction`).
+_TRANSACTION = Statement("""
+INSERT INTO payment_transactions (id, payment_id, kind, amount, currency, status, psp_reference, decline_code, raw,
+                                  created_at)
+VALUES (:tx_id, :payment_id, :kind, :amount, :currency, :tx_status, :psp_reference, :decline_code,
+        CAST(:raw AS jsonb), :now)
+""")
+
+# The same row and the payment's new state, in one statement (checkout counts them).
+_ANSWERED = Statement("""
+WITH tx AS (
+    INSERT INTO payment_transactions (id, payment_id, kind, amount, currency, status, psp_reference, decline_code,
+                                      raw, created_at)
+    VALUES (:tx_id, :payment_id, :kind, :amount, :currency, :tx_status, :psp_reference, :decline_code,
+            CAST(:raw AS jsonb), :now))
+UPDATE payments SET status = :status, psp_reference = :psp_reference, decline_code = :decline_code,
+                    message = :message, next_action = CAST(:next_action AS jsonb), updated_at = :now
+WHERE id = :payment_id
+""")
 
 
 @dataclass(frozen=True)
@@ -74,11 +110,6 @@ class PaymentView:
                 "decline_code": self.decline_code, "created_at": self.created_at.isoformat()}
 
 
-def _outcome(payment: Payment, *, replayed: bool) -> PaymentOutcome:
-    return PaymentOutcome(payment.id, payment.status, payment.decline_code, payment.message, payment.next_action,
-                          payment.psp_reference, payment.amount, payment.currency, replayed)
-
-
 async def authorize(
     session: AsyncSession, *, order_id: uuid.UUID, amount: int, currency: str, gateway: str, token: str,
     idempotency_key: str, email: str | None = None,
@@ -91,42 +122,36 @@ async def authorize(
         raise IdempotencyMismatch("The payment idempotency key must be 1 to 255 characters.",
                                   errors=[FieldError("idempotency_key", "invalid", "1 to 255 characters.")])
     now = utcnow()
-    claimed = await session.execute(
-        pg_insert(_PAYMENTS)
-        .values(id=new_id(), order_id=order_id, gateway=gateway, amount=amount, currency=currency, status="pending",
-                idempotency_key=idempotency_key, created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=[_PAYMENTS.c.gateway, _PAYMENTS.c.idempotency_key])
-        .returning(_PAYMENTS.c.id)
-    )
-    payment_id = claimed.scalar_one_or_none()
+    await _in_savepoint(session)
+    payment_id: uuid.UUID | None = await _CLAIM.fetchval(
+        session, id=new_id(), order_id=order_id, gateway=gateway, amount=amount, currency=currency,
+        idempotency_key=idempotency_key, now=now)
     if payment_id is None:
-        existing = (await session.execute(
-            select(Payment).where(Payment.gateway == gateway, Payment.idempotency_key == idempotency_key)
-            .with_for_update().execution_options(populate_existing=True)
-        )).scalar_one()
+        existing = await _CLAIMED.fetchrow(session, gateway=gateway, idempotency_key=idempotency_key)
+        if existing is None:  # the row the claim conflicted with is gone again (as `scalar_one` raised)
+            raise NoResultFound("No row was found when one was required")
         if (existing.order_id, existing.amount, existing.currency) != (order_id, amount, currency):
             raise IdempotencyMismatch("This idempotency key was used for another payment.")
         if existing.status not in RETRYABLE:
             _log.info("payment_replayed", payment_id=str(existing.id), gateway=gateway, status=existing.status)
-            return _outcome(existing, replayed=True)
+            return PaymentOutcome(existing.id, existing.status, existing.decline_code, existing.message,
+                                  existing.next_action, existing.psp_reference, existing.amount, existing.currency,
+                                  replayed=True)
         payment_id = existing.id
 
     request = AuthorizeRequest(amount=amount, currency=currency, token=token, idempotency_key=idempotency_key,
                                reference=f"order:{order_id}", email=email)
     result = await adapter.authorize(request)
     status = payment_status(result.status)
-    # The gateway's answer and the payment's new state in one statement (checkout counts them).
-    await session.execute(
-        update(_PAYMENTS).where(_PAYMENTS.c.id == payment_id).values(
-            status=status, psp_reference=result.psp_reference, decline_code=result.decline_code,
-            message=_short(result.message), next_action=scrub(result.next_action, frozenset({token})),
-            updated_at=utcnow())
-        .add_cte(_transaction(payment_id, "authorize", amount, currency, result, secrets=frozenset({token})).cte())
-    )
+    secrets = frozenset({token})
+    next_action = scrub(result.next_action, secrets)
+    await _ANSWERED.fetch(
+        session, status=status, message=_short(result.message), next_action=_json(next_action),
+        **_transaction(payment_id, "authorize", amount, currency, result, secrets=secrets))
     _log.info("payment_authorize", payment_id=str(payment_id), gateway=gateway, status=status,
               decline_code=result.decline_code)
-    return PaymentOutcome(payment_id, status, result.decline_code, _short(result.message),
-                          scrub(result.next_action, frozenset({token})), result.psp_reference, amount, currency)
+    return PaymentOutcome(payment_id, status, result.decline_code, _short(result.message), next_action,
+                          result.psp_reference, amount, currency)
 
 
 async def confirm(session: AsyncSession, *, order_id: uuid.UUID, data: dict[str, Any]) -> PaymentOutcome:
@@ -174,18 +199,38 @@ async def _record(
     session: AsyncSession, payment_id: uuid.UUID, kind: str, amount: int, currency: str, result: GatewayResult,
     *, secrets: frozenset[str] = frozenset(),
 ) -> None:
-    await session.execute(_transaction(payment_id, kind, amount, currency, result, secrets=secrets))
+    await _TRANSACTION.fetch(session, **_transaction(payment_id, kind, amount, currency, result, secrets=secrets))
 
 
 def _transaction(
     payment_id: uuid.UUID, kind: str, amount: int, currency: str, result: GatewayResult,
     *, secrets: frozenset[str] = frozenset(),
-) -> Insert:
-    """The gateway call's ledger row, with the raw answer scrubbed of the buyer's secrets."""
+) -> dict[str, Any]:
+    """The parameters of the gateway call's ledger row (`_TRANSACTION`), with the raw answer scrubbed
+    of the buyer's secrets."""
     raw = scrub({**result.raw, "message": result.message} if result.message else result.raw, secrets)
-    return insert(_TRANSACTIONS).values(
-        id=new_id(), payment_id=payment_id, kind=kind, amount=amount, currency=currency, status=result.status,
-        psp_reference=result.psp_reference, decline_code=result.decline_code, raw=raw, created_at=utcnow())
+    return {"tx_id": new_id(), "payment_id": payment_id, "kind": kind, "amount": amount, "currency": currency,
+            "tx_status": result.status, "psp_reference": result.psp_reference, "decline_code": result.decline_code,
+            "raw": _json(raw), "now": utcnow()}
+
+
+def _json(value: Any) -> str:
+    """JSON text for a jsonb column. None is JSON null, as SQLAlchemy's JSONB stored it; what orjson
+    refuses (integers beyond 64 bits) goes through `json.dumps`, as it did before: a gateway's answer
+    must be recorded whatever it holds, the authorization exists."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+async def _in_savepoint(session: AsyncSession) -> None:
+    """Send the session's pending SAVEPOINT, if any, before a driver statement. SQLAlchemy sends it
+    lazily, with the savepoint's first statement of its own, and `kit.sql` reuses the root
+    transaction's connection without asking the session: a write made first thing in a savepoint
+    would otherwise be made outside it and survive its rollback."""
+    if session.in_nested_transaction():
+        await session.connection()
 
 
 def _short(message: str | None) -> str | None:

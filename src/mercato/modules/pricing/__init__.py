@@ -15,7 +15,9 @@ The rules are in `tax_rules`' module doc.
 from mercato.modules.pricing.rules import Candidate as Candidate
 from mercato.modules.pricing.rules import PriceResolution as PriceResolution
 from mercato.modules.pricing.rules import unit_price as unit_price
+from mercato.modules.pricing.service import OFFER_SQL as OFFER_SQL
 from mercato.modules.pricing.service import PriceLine as PriceLine
+from mercato.modules.pricing.service import price_from_offer as price_from_offer
 from mercato.modules.pricing.service import resolve_prices as resolve_prices
 from mercato.modules.pricing.tax_rules import STANDARD as STANDARD_TAX_CLASS
 from mercato.modules.pricing.tax_rules import TaxedLine as TaxedLine
@@ -33,9 +35,10 @@ from mercato.modules.pricing.tax_service import provider_named as provider_named
 from mercato.modules.pricing.tax_service import rates_for as rates_for
 
 __all__ = [
-    "STANDARD_TAX_CLASS", "Candidate", "PriceLine", "PriceResolution", "TableTaxProvider", "TaxAddress", "TaxLine",
-    "TaxProvider", "TaxRate", "TaxResult", "TaxSummary", "TaxedLine", "compute", "provider_named", "rates_for",
-    "resolve_prices", "seed_tax_demo", "shipping_line", "unit_price",
+    "OFFER_SQL", "STANDARD_TAX_CLASS", "Candidate", "PriceLine", "PriceResolution", "TableTaxProvider",
+    "TaxAddress", "TaxLine", "TaxProvider", "TaxRate", "TaxResult", "TaxSummary", "TaxedLine", "compute",
+    "price_from_offer", "provider_named", "rates_for", "resolve_prices", "seed_tax_demo", "shipping_line",
+    "unit_price",
 ]
 
 # The composed pricing engine (cart and checkout): price → promotions → shipping → tax, explained.

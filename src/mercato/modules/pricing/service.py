@@ -8,7 +8,7 @@ foreign keys name them, never through their models.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -320,6 +320,43 @@ class PriceLine:
     quantity: int
     currency: str | None
     resolution: PriceResolution | None  # None: the variant has no current base price in the channel
+
+
+# What a variant costs in a channel, as a scalar subquery another module's read can embed (the
+# cart's load does, so pricing a cart costs no statement of its own): `{variant}`, `{channel}` and
+# `{at}` are the SQL expressions to put in. JSON: {"amount", "currency", "lists": [entries of the
+# channel's active price lists in that currency, every tier]}, or NULL without a current base
+# price. `price_from_offer` makes the choice, as `resolve_prices` does.
+OFFER_SQL = """(
+SELECT json_build_object('amount', base.amount, 'currency', base.currency, 'lists', coalesce((
+           SELECT json_agg(json_build_array(e.price_list_id, e.amount, e.min_quantity, pl.priority,
+                                            pl.customer_group_id, pl.valid_from, pl.valid_to, pl.name))
+           FROM price_list_entries e JOIN price_lists pl ON pl.id = e.price_list_id
+           WHERE e.variant_id = {variant} AND pl.channel_id = {channel} AND pl.is_active
+             AND pl.currency = base.currency), '[]'::json))
+FROM (SELECT vp.amount, vp.currency FROM variant_prices vp
+      WHERE vp.variant_id = {variant} AND vp.channel_id = {channel}
+        AND (vp.valid_from IS NULL OR vp.valid_from <= {at}) AND (vp.valid_to IS NULL OR vp.valid_to > {at})
+      ORDER BY vp.amount, vp.id LIMIT 1) base)"""
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def price_from_offer(variant_id: uuid.UUID, quantity: int, offer: Mapping[str, Any] | None, at: datetime,
+                     groups: frozenset[uuid.UUID]) -> PriceLine:
+    """The unit price of `quantity` units from an OFFER_SQL reading (None: no base price)."""
+    if offer is None:
+        return PriceLine(variant_id, quantity, None, None)
+    candidates = [
+        Candidate(price_list_id=uuid.UUID(list_id), amount=amount, min_quantity=min_quantity, priority=priority,
+                  customer_group_id=uuid.UUID(group) if group else None, valid_from=_timestamp(valid_from),
+                  valid_to=_timestamp(valid_to), is_active=True, price_list_name=name)
+        for list_id, amount, min_quantity, priority, group, valid_from, valid_to, name in offer["lists"]
+    ]
+    resolution = unit_price(offer["amount"], candidates, quantity, at, groups=groups)
+    return PriceLine(variant_id, quantity, offer["currency"], resolution)
 
 
 _RESOLVE = Statement("""

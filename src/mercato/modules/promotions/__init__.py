@@ -4,8 +4,10 @@ What the cart and checkout use (nothing else of this module is public):
 
   cart: `PromoCart` / `PromoLine` (its lines after price lists), then
         `promotions = await active_promotions(session, channel_id=, codes=, now=, customer_id=)` (one
-        statement) and `result = evaluate(cart, promotions, codes=, now=)` (pure) — per-line and
-        order adjustments, free shipping, applied promotions, and per code why it does not apply
+        statement; none for a guest without codes when given `version=`, the cart's reading of
+        `AUTOMATIC_VERSION_SQL`, and this process holds the promotions of that version) and
+        `result = evaluate(cart, promotions, codes=, now=)` (pure) — per-line and order adjustments,
+        free shipping, applied promotions, and per code why it does not apply
         (`result.rejections[code].reason`: promotion.not_found, .expired, .not_started, .inactive,
         .not_eligible, .minimum_not_met, .usage_limit_reached, .already_used, .not_combinable,
         .duplicate). See `rules` for the stacking, allocation and cap semantics.
@@ -34,6 +36,7 @@ from mercato.modules.promotions.rules import Rejection as Rejection
 from mercato.modules.promotions.rules import evaluate as evaluate
 from mercato.modules.promotions.rules import normalize_code as normalize_code
 from mercato.modules.promotions.seed import seed_demo as seed_demo
+from mercato.modules.promotions.storefront import AUTOMATIC_VERSION_SQL as AUTOMATIC_VERSION_SQL
 from mercato.modules.promotions.storefront import active_promotions as active_promotions
 from mercato.modules.promotions.storefront import check_code as check_code
 from mercato.modules.promotions.storefront import check_code_guarded as check_code_guarded

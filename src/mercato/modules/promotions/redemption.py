@@ -32,17 +32,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.clock import utcnow
 from mercato.kit.ids import new_id
+from mercato.kit.sql import Statement
 from mercato.modules.promotions.errors import AlreadyRedeemed, UsageLimitReached
-from mercato.modules.promotions.models import PromotionRedemption
 from mercato.modules.promotions.rules import PromoResult
 
-_COUNT_PROMOTION = text("""
+# Checkout's statements, straight to the driver (kit.sql).
+_COUNT_PROMOTION = Statement("""
 UPDATE promotions SET uses = uses + 1, spent = spent + :amount
 WHERE id = :id
   AND (usage_limit IS NULL OR uses < usage_limit)
@@ -50,17 +51,26 @@ WHERE id = :id
 RETURNING per_customer_limit
 """)
 
-_COUNT_CODE = text("""
+_COUNT_CODE = Statement("""
 UPDATE promotion_codes SET uses = uses + 1, last_used_at = :now
 WHERE code = :code AND promotion_id = :id AND (max_uses IS NULL OR uses < max_uses)
 RETURNING id
 """)
 
-_COUNT_CUSTOMER = text("""
+_COUNT_CUSTOMER = Statement("""
 INSERT INTO promotion_customer_uses (promotion_id, customer_id, uses) VALUES (:id, :customer_id, 1)
 ON CONFLICT (promotion_id, customer_id) DO UPDATE SET uses = promotion_customer_uses.uses + 1
 WHERE promotion_customer_uses.uses < :limit
 RETURNING uses
+""")
+
+# Every redemption of the order in one statement.
+_RECORD = Statement("""
+INSERT INTO promotion_redemptions (id, promotion_id, order_id, code, customer_id, amount, currency, created_at)
+SELECT r.id, r.promotion_id, CAST(:order_id AS uuid), r.code, CAST(:customer_id AS uuid), r.amount,
+       CAST(:currency AS text), CAST(:at AS timestamptz)
+FROM unnest(CAST(:ids AS uuid[]), CAST(:promotion_ids AS uuid[]), CAST(:codes AS text[]),
+            CAST(:amounts AS bigint[])) AS r(id, promotion_id, code, amount)
 """)
 
 
@@ -82,35 +92,36 @@ async def redeem(
     if currency != result.currency:
         raise ValueError(f"the result is in {result.currency}, not {currency}")
     at = now or utcnow()
+    if session.in_nested_transaction():
+        # SQLAlchemy sends a SAVEPOINT lazily, with the savepoint's first statement of its own, and
+        # `kit.sql` reuses the root transaction's connection: send it, or these writes would be made
+        # outside the savepoint and survive its rollback.
+        await session.connection()
     for applied in sorted(result.applied, key=lambda a: a.promotion_id):
         limit = applied.per_customer_limit
         if applied.limited:
-            counted = (await session.execute(_COUNT_PROMOTION, {"id": applied.promotion_id,
-                                                                 "amount": applied.amount})).first()
+            counted = await _COUNT_PROMOTION.fetchrow(session, id=applied.promotion_id, amount=applied.amount)
             if counted is None:
                 raise UsageLimitReached(f"{applied.label!r} has reached its usage limit or budget.")
             limit = counted.per_customer_limit
         if applied.code is not None and applied.code_limited:
-            code_counted = (await session.execute(_COUNT_CODE, {"id": applied.promotion_id, "code": applied.code,
-                                                                 "now": at})).first()
+            code_counted = await _COUNT_CODE.fetchrow(session, id=applied.promotion_id, code=applied.code, now=at)
             if code_counted is None:
                 raise UsageLimitReached(f"The code {applied.code} has been used up.")
         if limit is not None:
             if customer_id is None:
                 raise UsageLimitReached(f"{applied.label!r} is limited per customer: sign in to use it.")
-            customer_counted = (await session.execute(_COUNT_CUSTOMER, {
-                "id": applied.promotion_id, "customer_id": customer_id, "limit": limit})).first()
+            customer_counted = await _COUNT_CUSTOMER.fetchrow(
+                session, id=applied.promotion_id, customer_id=customer_id, limit=limit)
             if customer_counted is None:
                 raise UsageLimitReached(f"You have already used {applied.label!r} as often as you may.")
     try:
-        await session.execute(insert(PromotionRedemption).values([
-            {"id": new_id(), "promotion_id": a.promotion_id, "order_id": order_id,
-             "code": a.code, "customer_id": customer_id, "amount": a.amount, "currency": currency, "created_at": at}
-            for a in result.applied
-        ]))
+        await _RECORD.fetch(
+            session, order_id=order_id, customer_id=customer_id, currency=currency, at=at,
+            ids=[new_id() for _ in result.applied], promotion_ids=[a.promotion_id for a in result.applied],
+            codes=[a.code for a in result.applied], amounts=[a.amount for a in result.applied])
     except IntegrityError as exc:
         raise AlreadyRedeemed() from exc
-
 
 
 _TALLY_PROMOTIONS = text("""

@@ -4,6 +4,7 @@ check a coupon a shopper enters (`check_code`), and keep guessing codes slow (`g
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -36,7 +37,8 @@ SELECT p.id, p.name, p.trigger, p.is_active, p.starts_at, p.ends_at, p.channel_i
 FROM promotions p
 LEFT JOIN promotion_customer_uses cu ON cu.promotion_id = p.id AND cu.customer_id = CAST(:customer_id AS uuid)
 WHERE (p.is_active AND p.trigger = 'automatic'
-       AND (p.starts_at IS NULL OR p.starts_at <= :now) AND (p.ends_at IS NULL OR p.ends_at > :now)
+       AND (CAST(:any_time AS boolean)
+            OR ((p.starts_at IS NULL OR p.starts_at <= :now) AND (p.ends_at IS NULL OR p.ends_at > :now)))
        AND (p.channel_ids = '{}' OR CAST(:channel_id AS uuid) = ANY(p.channel_ids)))
    OR p.id IN (SELECT c.promotion_id FROM promotion_codes c WHERE c.code = ANY(CAST(:codes AS varchar[])))
 """)
@@ -107,6 +109,18 @@ def normalized_codes(codes: Iterable[str]) -> frozenset[str]:
     return frozenset(rules.normalize_code(c) or c for c in codes)
 
 
+# A signature of the automatic promotions as committed: it changes whenever one is inserted,
+# updated (every new row version has a new xmin — counters included) or deleted, whichever
+# transaction commits first. Readers of a cart select it with the cart (`version=` below), so a
+# guest's cart can be priced with the promotions this process already holds, at no statement.
+AUTOMATIC_VERSION_SQL = ("(SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) FROM promotions"
+                         " WHERE trigger = 'automatic')")
+# Category paths inside the held promotions are not covered by the signature (a category moved):
+# held promotions are read again after this long whatever the signature says.
+_HELD_FOR_S = 60.0
+_held: dict[uuid.UUID, tuple[str, float, list[rules.Promotion]]] = {}
+
+
 async def active_promotions(
     session: Executor,
     *,
@@ -114,12 +128,28 @@ async def active_promotions(
     codes: frozenset[str],
     now: datetime,
     customer_id: uuid.UUID | None = None,
+    version: str | None = None,
 ) -> list[rules.Promotion]:
     """The automatic promotions running in the channel at `now` and the promotions owning `codes`
     (in any state: `rules.evaluate` says why one does not apply), in one statement. Give the
-    customer to have per-customer limits checked against their uses (without: a guest)."""
+    customer to have per-customer limits checked against their uses (without: a guest).
+
+    `version` (AUTOMATIC_VERSION_SQL, as read with the cart): for a guest without codes, the
+    channel's automatic promotions held by this process since that version are returned without a
+    statement (all of them, whatever their dates: `rules.evaluate` checks the window). Not for the
+    checkout, which re-reads everything in its own transaction."""
+    if version is not None and not codes and customer_id is None:
+        held = _held.get(channel_id)
+        if held is not None and held[0] == version and time.monotonic() - held[1] < _HELD_FOR_S:
+            return held[2]
+        rows = await _ACTIVE.fetch(session, channel_id=channel_id, codes=[], now=now, customer_id=None,
+                                   any_time=True)
+        promotions = sorted((_promotion_from(row) for row in rows), key=lambda p: p.id)
+        _held[channel_id] = (version, time.monotonic(), promotions)
+        return promotions
     wanted = sorted(c for c in (rules.normalize_code(c) for c in codes) if c is not None)
-    rows = await _ACTIVE.fetch(session, channel_id=channel_id, codes=wanted, now=now, customer_id=customer_id)
+    rows = await _ACTIVE.fetch(session, channel_id=channel_id, codes=wanted, now=now, customer_id=customer_id,
+                               any_time=False)
     return sorted((_promotion_from(row) for row in rows), key=lambda p: p.id)
 
 
