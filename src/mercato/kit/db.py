@@ -260,7 +260,9 @@ class Database:
             async_sessionmaker(engine, expire_on_commit=False, autoflush=False),
             async_sessionmaker(autocommit, expire_on_commit=False, autoflush=False),
             autocommit.connect,
-            RawPool(url, settings, size=settings.db_pool_size),
+            # Half the engine's: its statements are a few keyed ones per request, never a whole
+            # transaction's worth, and every process's two pools count against max_connections.
+            RawPool(url, settings, size=max(2, settings.db_pool_size // 2)),
         )
 
     async def dispose(self) -> None:

@@ -3,13 +3,18 @@
 `load` reads the cart, its channel, the customer's groups (and whether any of them is tax-exempt),
 whether the customer has ever ordered (first-order promotions), every line with what the cart needs of
 its variant and product (sku, names, tax class, weight, limits, category path, brand, collections,
-whether it is listed in the channel) and the stock the channel's warehouses can still hand out,
-plus variants about to be added: one statement however many lines. Other modules' tables are read
-by name in this read-only query, as the storefront reads do (the inventory rule for which stock
-counts is `inventory.storefront`'s: active warehouses serving the channel, shipping to the cart's
-country when it has an address).
+whether it is listed in the channel, what it costs there — `pricing.OFFER_SQL`) and the stock the
+channel's warehouses can still hand out, plus variants about to be added, and the version of the
+automatic promotions (`promotions.AUTOMATIC_VERSION_SQL`): one statement however many lines. Other
+modules' tables are read by name in this read-only query, as the storefront reads do, or through
+the SQL those modules publish (the inventory rule for which stock counts is
+`inventory.storefront`'s: active warehouses serving the channel, shipping to the cart's country
+when it has an address).
 
-`save` writes lines (upserted and deleted) and the cart's own fields in one statement.
+A change takes the cart's row lock first (`lock`, a statement of its own, see `_LOCK`), or reads
+without it and writes optimistically (`save(optimistic=True)`: only if the cart is still at the
+version read). `save` writes lines (upserted and deleted) and the cart's own fields in one
+statement. All of them go straight to the driver (`kit.sql`).
 """
 
 from __future__ import annotations
