@@ -47,7 +47,9 @@ def _dumps(value: Any) -> str | None:
 
 
 class Statement:
-    """One fixed statement. `json`: names of parameters to send as JSON (json/jsonb columns)."""
+    """One fixed statement. `json`: names of parameters to send as JSON (json/jsonb columns).
+    Every `:name` is a parameter, inside a string literal too (`'a:b'` would not survive): text with
+    a colon before a letter goes in as a parameter."""
 
     __slots__ = ("json", "names", "sql")
 
