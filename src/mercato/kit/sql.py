@@ -141,17 +141,3 @@ async def driver_of(db: Executor) -> Any:
     driver = adapted._connection
     db.info[_DRIVER_KEY] = (sync.get_nested_transaction() or sync.get_transaction(), driver)
     return driver
-
-
-_GENERIC_PLANS = Statement("SET LOCAL plan_cache_mode = force_generic_plan")
-
-
-async def plan_generically(db: Executor) -> None:
-    """Until the transaction ends, plan prepared statements once, generically. For transactions of
-    keyed statements (a cart's change, a checkout) whose best plans do not depend on the values:
-    PostgreSQL would otherwise re-plan each of them on every execution, because custom plans win
-    its cost comparison, and planning them cost several times running them (2 ms against 0.3 ms
-    for the cart's load). Not for statements whose plan must follow the values (a filter that is
-    sometimes "everything"). Bare connections of `kit.db.RawPool` plan generically already."""
-    if isinstance(db, AsyncSession):
-        await _GENERIC_PLANS.fetch(db)

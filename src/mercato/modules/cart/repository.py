@@ -102,7 +102,9 @@ _LOAD_STATEMENT = Statement(_LOAD % {
 # Taken before the cart is loaded for a change, in a statement of its own: a load that locked the
 # row itself would, after waiting for another change to commit, see that change's cart row (a
 # locked row is re-read) but its own, older snapshot of the lines — and write over the change.
-# Also plans the rest of the transaction generically (see `kit.sql.plan_generically`).
+# Also plans the rest of the transaction generically: PostgreSQL would re-plan each keyed statement
+# of the change on every execution (custom plans win its cost comparison), at several times the cost
+# of running it (decision 0013).
 _LOCK = Statement("""
 SELECT set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_mode,
        EXISTS (SELECT 1 FROM carts WHERE id = :id FOR UPDATE) AS found
