@@ -101,6 +101,10 @@ class RawPool:
         self._pool: Any = None
         self._opening: asyncio.Lock | None = None
 
+    @property
+    def size(self) -> int:
+        return self._size
+
     async def fetchrow(self, sql: str, *args: Any) -> Any:
         for hook in RAW_STATEMENT_HOOKS:
             hook(sql)

@@ -16,6 +16,7 @@ as JSON text and return them parsed (SQLAlchemy's codecs; `kit.db.RawPool` regis
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeAlias
@@ -141,3 +142,38 @@ async def driver_of(db: Executor) -> Any:
     driver = adapted._connection
     db.info[_DRIVER_KEY] = (sync.get_nested_transaction() or sync.get_transaction(), driver)
     return driver
+
+
+class Savepoint:
+    """A savepoint set and ended by plain statements on the connection `Statement`s use: for a
+    stretch of driver statements that may have to be undone. SQLAlchemy's nested transaction costs
+    far more (its SAVEPOINT and RELEASE are compiled anew every time, plus its bookkeeping); but the
+    ORM does not know of this one, so only driver statements belong inside it."""
+
+    _numbers = itertools.count(1)
+    __slots__ = ("_driver", "_name")
+
+    def __init__(self, driver: Any, name: str) -> None:
+        self._driver = driver
+        self._name = name
+
+    @classmethod
+    async def set(cls, db: Executor) -> Savepoint:
+        savepoint = cls(await driver_of(db), f"mercato_sp_{next(cls._numbers)}")
+        await savepoint._send(f"SAVEPOINT {savepoint._name}")
+        return savepoint
+
+    async def rollback(self) -> None:
+        """Undo what was done since the savepoint, and end it."""
+        await self._send(f"ROLLBACK TO SAVEPOINT {self._name}; RELEASE SAVEPOINT {self._name}")
+
+    async def release(self) -> None:
+        """Keep what was done since the savepoint (it commits or rolls back with the transaction)."""
+        await self._send(f"RELEASE SAVEPOINT {self._name}")
+
+    async def _send(self, sql: str) -> None:
+        _report(sql)
+        try:
+            await self._driver.execute(sql)
+        except _DRIVER_ERRORS as error:
+            raise translated(error, sql, ()) from error

@@ -6,6 +6,7 @@ own with the real connection pools (`live`), so the bare-connection path is the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -93,6 +94,28 @@ async def test_a_plain_add_is_two_statements(live: Live) -> None:
     # the cart with its lines and their prices, then the write — no BEGIN/COMMIT around them; the
     # promotions are those this process read for the first add (their version has not changed)
     assert len(statements) == 2, statements
+
+
+async def test_the_write_skips_the_disk_flush_for_itself_only(live: Live) -> None:
+    """The fast path's write commits without waiting for the WAL flush (decision 0014); the
+    setting lasts for that one statement's transaction, not for the pooled connection's next user."""
+    shop = await _shop(live)
+    cart = await new_cart(live.client)
+    statements: list[str] = []
+    RAW_STATEMENT_HOOKS.append(statements.append)
+    try:
+        assert (await add(live.client, cart["id"], shop.mug, 1)).status_code == 201
+    finally:
+        RAW_STATEMENT_HOOKS.remove(statements.append)
+    write = statements[-1]
+    assert "UPDATE carts" in write
+    assert "set_config('synchronous_commit', 'off', true)" in write
+    pool = live.db.raw_pool
+    assert pool is not None
+    async with contextlib.AsyncExitStack() as held:  # every connection of the pool, the one just used too
+        connections = [await held.enter_async_context(pool.acquire()) for _ in range(pool.size)]
+        assert [await c.fetchval("SHOW synchronous_commit") for c in connections] == ["on"] * pool.size
+    assert [line["quantity"] for line in (await read(live.client, cart["id"]))["lines"]] == [1]
 
 
 async def test_concurrent_adds_to_one_cart_lose_nothing(live: Live) -> None:

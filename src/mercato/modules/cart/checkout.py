@@ -7,10 +7,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.clock import utcnow
+from mercato.kit.sql import Statement
 from mercato.modules import promotions
 from mercato.modules.cart import rules
 from mercato.modules.cart.errors import (
@@ -150,18 +150,24 @@ async def checkout_view(session: AsyncSession, cart_id: uuid.UUID, *, principal_
     )
 
 
+# Whether the cart is there at all comes with the update, for the error that explains a refusal.
+_COMPLETE = Statement("""
+WITH completed AS (
+    UPDATE carts SET status = 'completed', order_id = :order_id, completed_at = :now, updated_at = :now,
+                     expires_at = :expires, version = version + 1
+    WHERE id = :id AND status = 'active' RETURNING id)
+SELECT EXISTS (SELECT 1 FROM completed) AS completed, EXISTS (SELECT 1 FROM carts WHERE id = :id) AS found
+""")
+
+
 async def mark_completed(session: AsyncSession, cart_id: uuid.UUID, order_id: uuid.UUID) -> None:
     """Close the cart: it became order `order_id`. Later changes answer 409 `cart.completed`; the
     customer's next POST /store/carts starts a new cart. Completed carts stay readable for
     COMPLETED_TTL, then the purge job deletes them. 409 when it was completed already."""
     now = utcnow()
-    done = (await session.execute(text("""
-        UPDATE carts SET status = 'completed', order_id = :order_id, completed_at = :now, updated_at = :now,
-                         expires_at = :expires, version = version + 1
-        WHERE id = :id AND status = 'active' RETURNING id"""),
-        {"id": cart_id, "order_id": order_id, "now": now, "expires": now + rules.COMPLETED_TTL})).first()
-    if done is None:
-        exists = (await session.execute(text("SELECT 1 FROM carts WHERE id = :id"), {"id": cart_id})).first()
-        if exists is None:
+    done = await _COMPLETE.fetchrow(session, id=cart_id, order_id=order_id, now=now,
+                                    expires=now + rules.COMPLETED_TTL)
+    if not done.completed:
+        if not done.found:
             raise CartNotFound()
         raise CartCompleted()

@@ -233,7 +233,7 @@ async def load(db: Executor, cart_id: uuid.UUID, *, now: datetime,
 
 # The lines are written only when the cart row is: with an expected version, a cart changed since
 # it was read (or closed by a checkout) is left as it is, and the caller learns it from the count.
-_SAVE = Statement("""
+_SAVE_SQL = """
 WITH saved AS (
     UPDATE carts SET customer_id = :customer_id, email = :email, shipping_address = :shipping_address,
            billing_address = :billing_address, shipping_option_id = :shipping_option_id,
@@ -254,8 +254,14 @@ WITH saved AS (
     DELETE FROM cart_lines WHERE cart_id = :id AND id = ANY(CAST(:gone_ids AS uuid[]))
                              AND EXISTS (SELECT 1 FROM saved)
 )
-SELECT count(*) FROM saved
-""", json=("shipping_address", "billing_address", "shipping_quote"))
+SELECT (SELECT count(*) FROM saved) %s
+"""
+_SAVE_JSON = ("shipping_address", "billing_address", "shipping_quote")
+_SAVE = Statement(_SAVE_SQL % "", json=_SAVE_JSON)
+# A cart change that is a transaction of its own may commit without waiting for its WAL to reach
+# the disk (decision 0014): `synchronous_commit` is off for this statement's transaction only.
+_SAVE_UNFLUSHED = Statement(_SAVE_SQL % "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed",
+                            json=_SAVE_JSON)
 
 
 @dataclass(frozen=True)
@@ -270,8 +276,12 @@ async def save(db: Executor, state: CartState, *, now: datetime, upserts: Sequen
                deletes: Sequence[uuid.UUID] = (), optimistic: bool = False) -> bool:
     """Write the lines changed and the cart's fields as `state` holds them: the cart is locked, or
     (`optimistic`) was read at `state.version` and is written only if it is still at that version
-    and active. Returns whether it was written."""
-    saved = await _SAVE.fetchval(
+    and active. Returns whether it was written.
+
+    An optimistic save is a transaction of its own (a bare connection in autocommit): it commits
+    without waiting for the disk (decision 0014)."""
+    statement = _SAVE_UNFLUSHED if optimistic else _SAVE
+    saved = await statement.fetchval(
         db, id=state.id, now=now, customer_id=state.customer_id, email=state.email,
         shipping_address=state.shipping_address, billing_address=state.billing_address,
         shipping_option_id=state.shipping_option_id, shipping_quote=state.shipping_quote,

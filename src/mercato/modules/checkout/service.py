@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.kit.db import run_after_commit, take_after_commit
 from mercato.kit.errors import DomainError
 from mercato.kit.ids import new_id
+from mercato.kit.sql import Savepoint
 from mercato.modules import cart, inventory, orders, payments, promotions
 from mercato.modules.checkout.errors import PaymentUnavailable
 
@@ -60,7 +61,8 @@ async def place_order(
     order_id = new_id()
     payment_key = f"checkout:{cart_id}:{attempt_key}"[:255]
 
-    attempt = await session.begin_nested()
+    # Only driver statements run until the payment's outcome is known: a plain savepoint will do.
+    attempt = await Savepoint.set(session)
     placed = await orders.create_order(session, _draft(view), order_id=order_id, actor=actor)
     outcome = await payments.authorize(
         session, order_id=order_id, amount=view.totals["total"], currency=view.currency, gateway=gateway,
@@ -73,7 +75,7 @@ async def place_order(
         if outcome.status == "declined":
             raise payments.Declined(outcome.message or "The payment was declined.", decline_code=outcome.decline_code)
         raise PaymentUnavailable()
-    await attempt.commit()
+    await attempt.release()
     await orders.record_payment(session, order_id, payment_status=outcome.status,
                                 event=f"payment.{outcome.status}",
                                 data={"payment_id": str(outcome.payment_id), "gateway": gateway,
@@ -99,11 +101,13 @@ async def place_order(
 async def _keep_stock_for_retry(session: AsyncSession, view: cart.CheckoutView, *, actor: str) -> None:
     """After a declined payment: hold the cart's stock for the buyer's next attempt, if it can be
     held (a shortage here is the next attempt's 409, not this one's answer)."""
+    attempt = await Savepoint.set(session)
     try:
-        async with session.begin_nested():
-            await _hold_stock(session, view, actor=actor)
+        await _hold_stock(session, view, actor=actor)
     except inventory.InsufficientStock:
-        pass
+        await attempt.rollback()
+    else:
+        await attempt.release()
 
 
 async def _hold_stock(session: AsyncSession, view: cart.CheckoutView, *, actor: str) -> None:
