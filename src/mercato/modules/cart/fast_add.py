@@ -3,7 +3,7 @@ framework's routing and dependency injection or an ORM session (the app's fast p
 
 It is `service.add_line` itself, for a guest's cart, run on a bare connection of `kit.db.RawPool`
 optimistically: the cart is read without a lock and written by one statement only if no one
-changed it meanwhile (a concurrent change makes it read and try again) — four statements and no
+changed it meanwhile (a concurrent change makes it read and try again) — two statements and no
 BEGIN/COMMIT round trips (requests with a customer's bearer token or an Idempotency-Key are the
 route's). What it does not do here — a refusal to explain (problem+json), a cart that needs a
 session (`service.NeedsSession`) — the caller leaves to the route, which answers it; nothing is
