@@ -122,7 +122,6 @@ async def authorize(
         raise IdempotencyMismatch("The payment idempotency key must be 1 to 255 characters.",
                                   errors=[FieldError("idempotency_key", "invalid", "1 to 255 characters.")])
     now = utcnow()
-    await _in_savepoint(session)
     payment_id: uuid.UUID | None = await _CLAIM.fetchval(
         session, id=new_id(), order_id=order_id, gateway=gateway, amount=amount, currency=currency,
         idempotency_key=idempotency_key, now=now)
@@ -222,15 +221,6 @@ def _json(value: Any) -> str:
         return orjson.dumps(value).decode()
     except TypeError:
         return json.dumps(value)
-
-
-async def _in_savepoint(session: AsyncSession) -> None:
-    """Send the session's pending SAVEPOINT, if any, before a driver statement. SQLAlchemy sends it
-    lazily, with the savepoint's first statement of its own, and `kit.sql` reuses the root
-    transaction's connection without asking the session: a write made first thing in a savepoint
-    would otherwise be made outside it and survive its rollback."""
-    if session.in_nested_transaction():
-        await session.connection()
 
 
 def _short(message: str | None) -> str | None:
