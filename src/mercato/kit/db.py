@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from mercato.kit.driver_pool import DriverPool
 from mercato.kit.embedded_pg import EmbeddedPostgres
 from mercato.kit.settings import Settings
 
@@ -98,8 +98,7 @@ class RawPool:
         self._url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self._settings = settings
         self._size = size
-        self._pool: Any = None
-        self._opening: asyncio.Lock | None = None
+        self._pool: DriverPool | None = None
 
     @property
     def size(self) -> int:
@@ -108,46 +107,38 @@ class RawPool:
     async def fetchrow(self, sql: str, *args: Any) -> Any:
         for hook in RAW_STATEMENT_HOOKS:
             hook(sql)
-        pool = self._pool or await self._open()
-        async with pool.acquire() as connection:
+        async with self.acquire() as connection:
             return await connection.fetchrow(sql, *args)
 
-    @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[Any]:
-        """A connection of the pool (an asyncpg connection), returned to it afterwards."""
-        pool = self._pool or await self._open()
-        async with pool.acquire() as connection:
-            yield connection
+    def acquire(self) -> AbstractAsyncContextManager[Any]:
+        """`async with raw_pool.acquire() as connection:` an asyncpg connection of the pool,
+        given back afterwards (`kit.driver_pool`)."""
+        if self._pool is None:
+            self._pool = DriverPool(self._connect, self._size)
+        return self._pool.acquire()
 
-    async def _open(self) -> Any:
+    async def _connect(self) -> Any:
         import asyncpg
 
-        self._opening = self._opening or asyncio.Lock()
-        async with self._opening:
-            if self._pool is None:
-                settings = self._settings
-                self._pool = await asyncpg.create_pool(
-                    self._url, min_size=1, max_size=self._size, timeout=settings.db_connect_timeout_s,
-                    command_timeout=settings.db_statement_timeout_ms / 1000 + 5, init=_json_codecs,
-                    reset=_end_transaction,
-                    server_settings={"application_name": "mercato", "timezone": "UTC",
-                                     "statement_timeout": str(settings.db_statement_timeout_ms),
-                                     "plan_cache_mode": "force_generic_plan"},
-                )
-        return self._pool
+        settings = self._settings
+        connection = await asyncpg.connect(
+            self._url, timeout=settings.db_connect_timeout_s,
+            command_timeout=settings.db_statement_timeout_ms / 1000 + 5,
+            server_settings={"application_name": "mercato", "timezone": "UTC",
+                             "statement_timeout": str(settings.db_statement_timeout_ms),
+                             "plan_cache_mode": "force_generic_plan"},
+        )
+        try:
+            await _json_codecs(connection)
+        except BaseException:
+            connection.terminate()
+            raise
+        return connection
 
     async def close(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
-
-
-async def _end_transaction(connection: Any) -> None:
-    """What a connection needs before its next user: no transaction left open. (The pool's default
-    also unlistens, unlocks advisory locks and resets settings: a round trip per use, for state
-    these fixed statements never leave.)"""
-    if connection.is_in_transaction():
-        await connection.execute("ROLLBACK")
 
 
 async def _json_codecs(connection: Any) -> None:
@@ -236,17 +227,13 @@ class Database:
         async with (self.read_sessionmaker or self.sessionmaker)() as session:
             yield await session.connection()
 
-    @asynccontextmanager
-    async def own_transactions(self) -> AsyncIterator[Any]:
+    def own_transactions(self) -> AbstractAsyncContextManager[Any]:
         """Where a fast path runs a change in a transaction of its own, outside any request
         session: a bare connection of the raw pool, or — for a Database without one, as tests build
         it — a session (whose transaction the caller commits)."""
         if self.raw_pool is not None:
-            async with self.raw_pool.acquire() as connection:
-                yield connection
-            return
-        async with self.sessionmaker() as session:
-            yield session
+            return self.raw_pool.acquire()
+        return self.sessionmaker()
 
     async def fetchrow_read(self, sql: str, *args: Any) -> Any:
         """One row of a fixed read statement, outside any request transaction."""

@@ -5,15 +5,18 @@ by the admin, applies from the cart's next read."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mercato.kit.clock import utcnow
 from mercato.kit.settings import Settings
+from mercato.modules.cart.repository import load
 from tests.fixtures.auth import staff_token_for
-from tests.fixtures.http import bearer
+from tests.fixtures.http import bearer, problem
 from tests.integration.cart.helpers import DE_ADDRESS, US_ADDRESS, Shop, add, amounts, make_shop, new_cart, read
 from tests.integration.catalog import review_factories
 from tests.integration.catalog.review_factories import make_customers
@@ -167,3 +170,34 @@ async def test_a_guest_is_never_exempt(client: httpx.AsyncClient, shop: Shop) ->
     body = (await client.patch(f"/store/carts/{cart['id']}", json={"shipping_address": US_ADDRESS})).json()
     assert body["tax_exempt"] is False
     assert body["totals"]["tax"]["amount"] == US_TAX
+
+
+async def test_a_request_without_a_customer_reads_no_buyer_and_finds_only_guest_carts(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, shop: Shop, admin: dict[str, str],
+) -> None:
+    """Guest requests load carts without the buyer's reads (`load(for_guest=True)`): the same cart
+    as the full load for a guest cart, and a customer's cart stays theirs (404 without the token)."""
+    (buyer,) = await make_customers(session, settings, 1)
+    await session.commit()
+    await make_group(client, admin, "b2b-us", tax_exempt=True, members=[buyer])
+    theirs = await priced_cart(client, buyer, "web-us", US_ADDRESS, shop)
+    guest = await new_cart(client, "web-us")
+    await add(client, guest["id"], shop.mug, 2)
+
+    now = utcnow()
+    full = await load(session, uuid.UUID(guest["id"]), now=now, extra=[shop.mug])
+    lean = await load(session, uuid.UUID(guest["id"]), now=now, extra=[shop.mug], for_guest=True)
+    assert full is not None
+    assert full.items
+    assert lean == full
+    customer = await load(session, uuid.UUID(theirs["id"]), now=now)
+    assert customer is not None
+    assert customer.tax_exempt
+    assert customer.group_ids
+    without_buyer = await load(session, uuid.UUID(theirs["id"]), now=now, for_guest=True)
+    assert without_buyer is not None
+    assert not without_buyer.tax_exempt
+    assert not without_buyer.group_ids
+    # ...which no request without their token gets to use: the cart is not found.
+    problem(await client.get(f"/store/carts/{theirs['id']}"), 404, "cart.not_found")
+    problem(await add(client, theirs["id"], shop.mug, 1), 404, "cart.not_found")

@@ -93,7 +93,8 @@ async def checkout_view(session: AsyncSession, cart_id: uuid.UUID, *, principal_
     now = utcnow()
     if lock:
         await lock_cart(session, cart_id)
-    state = check_access(await load(session, cart_id, now=now), principal_customer_id, now)
+    state = check_access(await load(session, cart_id, now=now, for_guest=principal_customer_id is None),
+                         principal_customer_id, now)
     if state.status != "active":
         raise CartCompleted()
     if not state.lines:

@@ -41,19 +41,10 @@ WITH cart AS (
            c.order_id, c.version, c.created_at, c.updated_at,
            ch.code AS channel_code, ch.currency AS channel_currency, ch.countries, ch.prices_include_tax,
            ch.reservation_ttl_s, ch.default_country,
-           grp.group_ids, grp.tax_exempt,
-           -- a guest cannot prove a first order: only a signed-in customer without any order has one
-           c.customer_id IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id) AS first_order,
+           %(buyer)s,
            EXISTS (SELECT 1 FROM stock_reservations r WHERE r.reference = 'cart:' || c.id::text) AS reserved,
            %(promotions_version)s AS promotions_version
-    FROM carts c JOIN channels ch ON ch.id = c.channel_id
-    CROSS JOIN LATERAL (
-        SELECT coalesce(array_agg(m.group_id), '{}') AS group_ids,
-               coalesce(bool_or(g.tax_exempt), false) AS tax_exempt
-        FROM customer_group_members m JOIN customer_groups g ON g.id = m.group_id
-        WHERE m.customer_id = c.customer_id
-    ) grp
+    FROM carts c JOIN channels ch ON ch.id = c.channel_id%(buyer_join)s
     WHERE c.id = :id
 ), wanted AS (
     SELECT l.id AS line_id, l.variant_id, l.quantity, l.unit_price AS stored_price, l.created_at AS added_at
@@ -93,11 +84,36 @@ SELECT cart.*, items.*
 FROM cart LEFT JOIN items ON true
 ORDER BY items.added_at NULLS LAST, items.line_id
 """
-_LOAD_STATEMENT = Statement(_LOAD % {
-    "promotions_version": promotions.AUTOMATIC_VERSION_SQL,
-    "offer": pricing.OFFER_SQL.format(variant="v.id", channel="(SELECT channel_id FROM cart)",
-                                      at="CAST(:now AS timestamptz)"),
-})
+# Who the buyer is: the customer's groups, whether one of them is tax-exempt, and whether they have
+# ever ordered (a guest cannot prove a first order: only a signed-in customer without any order
+# has one).
+_CUSTOMER = ("""
+           grp.group_ids, grp.tax_exempt,
+           c.customer_id IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id) AS first_order""", """
+    CROSS JOIN LATERAL (
+        SELECT coalesce(array_agg(m.group_id), '{}') AS group_ids,
+               coalesce(bool_or(g.tax_exempt), false) AS tax_exempt
+        FROM customer_group_members m JOIN customer_groups g ON g.id = m.group_id
+        WHERE m.customer_id = c.customer_id
+    ) grp""")
+# A request without a customer can only use a guest cart (a customer's cart is 404 to it, see
+# `service.check_access`), whose buyer is nobody: PostgreSQL is spared those reads.
+_GUEST = ("CAST('{}' AS uuid[]) AS group_ids, false AS tax_exempt, false AS first_order", "")
+
+
+def _load_statement(buyer: tuple[str, str]) -> Statement:
+    return Statement(_LOAD % {
+        "buyer": buyer[0],
+        "buyer_join": buyer[1],
+        "promotions_version": promotions.AUTOMATIC_VERSION_SQL,
+        "offer": pricing.OFFER_SQL.format(variant="v.id", channel="(SELECT channel_id FROM cart)",
+                                          at="CAST(:now AS timestamptz)"),
+    })
+
+
+_LOAD_STATEMENT = _load_statement(_CUSTOMER)
+_LOAD_GUEST_STATEMENT = _load_statement(_GUEST)
 
 # Taken before the cart is loaded for a change, in a statement of its own: a load that locked the
 # row itself would, after waiting for another change to commit, see that change's cart row (a
@@ -206,11 +222,13 @@ async def lock(db: Executor, cart_id: uuid.UUID) -> None:
     await _LOCK.fetch(db, id=cart_id)
 
 
-async def load(db: Executor, cart_id: uuid.UUID, *, now: datetime,
-               extra: Sequence[uuid.UUID] = ()) -> CartState | None:
+async def load(db: Executor, cart_id: uuid.UUID, *, now: datetime, extra: Sequence[uuid.UUID] = (),
+               for_guest: bool = False) -> CartState | None:
     """The cart with everything pricing and validation need (see the module doc), its variants'
-    prices as at `now`; None when there is no such cart."""
-    rows = await _LOAD_STATEMENT.fetch(db, id=cart_id, extra=list(extra), now=now)
+    prices as at `now`; None when there is no such cart. `for_guest`: the caller is no customer,
+    so a cart it may use has no buyer to read (no groups, no first order)."""
+    statement = _LOAD_GUEST_STATEMENT if for_guest else _LOAD_STATEMENT
+    rows = await statement.fetch(db, id=cart_id, extra=list(extra), now=now)
     if not rows:
         return None
     first = rows[0]

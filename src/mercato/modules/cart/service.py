@@ -102,7 +102,8 @@ async def _locked(session: Executor, cart_id: str, customer_id: uuid.UUID | None
         raise CartNotFound()
     if lock:
         await lock_cart(session, parsed)
-    state = check_access(await load(session, parsed, now=now, extra=extra or []), customer_id, now)
+    state = check_access(await load(session, parsed, now=now, extra=extra or [], for_guest=customer_id is None),
+                         customer_id, now)
     if state.status != "active":
         raise CartCompleted()
     if state.customer_id is None and customer_id is not None:
@@ -187,7 +188,7 @@ async def get_cart(session: AsyncSession, cart_id: str, *, customer_id: uuid.UUI
     if parsed is None:
         raise CartNotFound()
     now = utcnow()
-    state = check_access(await load(session, parsed, now=now), customer_id, now)
+    state = check_access(await load(session, parsed, now=now, for_guest=customer_id is None), customer_id, now)
     priced = await price(session, state, proposed_lines(state), now=now, requote=False)
     return cart_json(state, priced)
 
@@ -310,7 +311,7 @@ async def shipping_options(session: AsyncSession, cart_id: str, *,
     if parsed is None:
         raise CartNotFound()
     now = utcnow()
-    state = check_access(await load(session, parsed, now=now), customer_id, now)
+    state = check_access(await load(session, parsed, now=now, for_guest=customer_id is None), customer_id, now)
     address = state.shipping_address
     if address is None:
         raise ShippingAddressRequired()
