@@ -90,28 +90,27 @@ async def test_the_last_given_back_is_taken_next_and_waiters_are_served_in_turn(
         await pool.close()
 
 
-async def test_a_caller_who_stops_waiting_takes_nothing_from_the_others(connect: Any) -> None:
+@pytest.mark.parametrize("when", ["before_handed_one", "just_handed_one"])
+async def test_a_caller_who_stops_waiting_takes_nothing_from_the_others(connect: Any, when: str) -> None:
     pool = DriverPool(connect, 1)
     try:
-        release = asyncio.Event()
-
-        async def holder() -> None:
-            async with pool.acquire():
-                await release.wait()
-
-        held = asyncio.create_task(holder())
-        await asyncio.sleep(0)
+        lease = pool.acquire()
+        await lease.__aenter__()
         impatient = asyncio.create_task(pool.acquire().__aenter__())
         patient = asyncio.create_task(pool.acquire().__aenter__())
-        await asyncio.sleep(0)
-        impatient.cancel()
-        release.set()
-        await held
+        await asyncio.sleep(0)  # both wait, the impatient one first
+        if when == "before_handed_one":
+            impatient.cancel()
+            await lease.__aexit__(None, None, None)
+        else:  # the connection is handed to it, and it gives up before it could run again
+            await lease.__aexit__(None, None, None)
+            impatient.cancel()
         with pytest.raises(asyncio.CancelledError):
             await impatient
         connection = await asyncio.wait_for(patient, 5)
         assert await connection.fetchval("SELECT 1") == 1
         assert pool.opened == 1
+        assert len(connect.opened) == 1
     finally:
         await pool.close()
 
