@@ -151,7 +151,8 @@ class ProductDetailFastPath:
         body = found.body
         if body is None:  # render it as the route would (one statement), and cache it
             try:
-                body = await catalog.product_detail_json(self._db().fetchrow_read, cache, ref, channel, found=found)
+                async with self._db().own_connection() as db:
+                    body = await catalog.product_detail_json(db, cache, ref, channel, found=found)
             except Exception:  # not found, unknown channel, database down...: the route answers it
                 return None
         return await self._send(scope, send, body)
@@ -236,7 +237,7 @@ class CartLineFastPath:
             return None
         try:
             uuid.UUID(cart_id)
-            async with self._db().own_transactions() as db:
+            async with self._db().own_connection() as db:
                 body, created = await cart.add_guest_line(db, cart_id, variant_id=line[0], quantity=line[1])
         except Exception:  # a refusal, a cart that needs the route, the database...: the route answers
             return None

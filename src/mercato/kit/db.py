@@ -72,16 +72,6 @@ async def run_after_commit(callbacks: list[AfterCommit]) -> None:
 RAW_STATEMENT_HOOKS: list[Callable[[str], None]] = []
 
 
-async def fetchrow_raw(connection: AsyncConnection, sql: str, *args: Any) -> Any:
-    """One row of a fixed statement, through the driver's own prepared-statement cache: for the few
-    hottest reads, where SQLAlchemy's execution layers cost more than the query."""
-    for hook in RAW_STATEMENT_HOOKS:
-        hook(sql)
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None
-    return await driver.fetchrow(sql, *args)
-
-
 class RawPool:
     """A small pool of plain driver connections for the hottest fixed statements, run without an
     ORM session: the uncached product page, and the cart's add-to-cart fast path (which begins its
@@ -103,12 +93,6 @@ class RawPool:
     @property
     def size(self) -> int:
         return self._size
-
-    async def fetchrow(self, sql: str, *args: Any) -> Any:
-        for hook in RAW_STATEMENT_HOOKS:
-            hook(sql)
-        async with self.acquire() as connection:
-            return await connection.fetchrow(sql, *args)
 
     def acquire(self) -> AbstractAsyncContextManager[Any]:
         """`async with raw_pool.acquire() as connection:` an asyncpg connection of the pool,
@@ -227,20 +211,13 @@ class Database:
         async with (self.read_sessionmaker or self.sessionmaker)() as session:
             yield await session.connection()
 
-    def own_transactions(self) -> AbstractAsyncContextManager[Any]:
-        """Where a fast path runs a change in a transaction of its own, outside any request
-        session: a bare connection of the raw pool, or — for a Database without one, as tests build
-        it — a session (whose transaction the caller commits)."""
+    def own_connection(self) -> AbstractAsyncContextManager[Any]:
+        """Where a fast path runs its statements outside any request session (`kit.sql`): a bare
+        connection of the raw pool, in autocommit unless a transaction is begun on it, or — for a
+        Database without one, as tests build it — a session (whose transaction the caller commits)."""
         if self.raw_pool is not None:
             return self.raw_pool.acquire()
         return self.sessionmaker()
-
-    async def fetchrow_read(self, sql: str, *args: Any) -> Any:
-        """One row of a fixed read statement, outside any request transaction."""
-        if self.raw_pool is not None:
-            return await self.raw_pool.fetchrow(sql, *args)
-        async with self.read_connection() as connection:
-            return await fetchrow_raw(connection, sql, *args)
 
     @classmethod
     def connect(cls, url: str, settings: Settings, **overrides: Any) -> Database:

@@ -23,7 +23,7 @@ _ATTEMPTS = 3  # then CartChanged reaches the caller, and the route (which locks
 
 async def add_guest_line(db: Any, cart_id: str, *, variant_id: str, quantity: int) -> tuple[dict[str, Any], bool]:
     """(cart, created) after adding to the guest cart `cart_id`, committed. `db`: what
-    `Database.own_transactions` gives (a bare connection, or a session). Raises what the route
+    `Database.own_connection` gives (a bare connection, or a session). Raises what the route
     would answer, and `service.NeedsSession`."""
     if isinstance(db, AsyncSession):
         added = await service.add_line(db, cart_id, customer_id=None, variant_id=variant_id, quantity=quantity)

@@ -13,15 +13,13 @@ ProductNotFound, and an unknown or inactive channel is UnknownChannel.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeAlias
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.cache import Cache
-from mercato.kit.db import fetchrow_raw
 from mercato.kit.ids import parse_id
+from mercato.kit.sql import Executor, Statement
 from mercato.modules.catalog import detail_cache
 from mercato.modules.catalog.detail_cache import Lookup
 from mercato.modules.catalog.errors import ProductNotFound, UnknownChannel
@@ -36,13 +34,13 @@ _REF_MAX = 200  # slugs are at most 200 characters; anything longer cannot name 
 # stock when it does not track inventory or the inventory module marks it sellable in the channel
 # (`inventory_availability`, read by table name); the product, when any shown variant is (the
 # listing read model applies the same rule).
-_RENDER = """
+_RENDER = Statement("""
 WITH ch AS (
-    SELECT id FROM channels WHERE code = $1 AND is_active
+    SELECT id FROM channels WHERE code = :channel AND is_active
 ), listed AS (
     SELECT l.product_id FROM product_listings l JOIN ch ON l.channel_id = ch.id
-    WHERE l.product_id = $3 OR l.slug = $2
-    ORDER BY l.product_id = $3 DESC NULLS LAST
+    WHERE l.product_id = :ref_id OR l.slug = :ref
+    ORDER BY l.product_id = :ref_id DESC NULLS LAST
     LIMIT 1
 ), priced AS (
     SELECT v.id, v.sku, v.name, v.options, v.position, pr.amount, pr.currency, pr.compare_at_amount,
@@ -90,7 +88,7 @@ LEFT JOIN products p ON p.id = listed.product_id AND p.status = 'published'
                      AND EXISTS (SELECT 1 FROM priced)
 LEFT JOIN brands b ON b.id = p.brand_id
 LEFT JOIN categories c ON c.id = p.category_id
-"""
+""")
 
 
 def _check(ref: str, channel: str) -> None:
@@ -100,24 +98,12 @@ def _check(ref: str, channel: str) -> None:
         raise ProductNotFound()
 
 
-RowReader: TypeAlias = Callable[..., Awaitable[Any]]  # (sql, *args) -> one row
-
-
-def session_reader(session: AsyncSession) -> RowReader:
-    """Reads through the request's own session (its transaction, its connection)."""
-
-    async def fetchrow(sql: str, *args: Any) -> Any:
-        return await fetchrow_raw(await session.connection(), sql, *args)
-
-    return fetchrow
-
-
-async def render(read: RowReader, ref: str, channel: str) -> tuple[uuid.UUID, str, bytes]:
-    """(product id, slug, the page as compact JSON bytes) straight from the database."""
+async def render(db: Executor, ref: str, channel: str) -> tuple[uuid.UUID, str, bytes]:
+    """(product id, slug, the page as compact JSON bytes) straight from the database: `db` is the
+    request's session or a bare connection (`kit.sql`)."""
     _check(ref, channel)
-    ref_id = parse_id(ref)
-    # Straight to the driver: the statement is fixed, so there is nothing for the ORM to build.
-    channel_found, slug, raw = await read(_RENDER, channel, ref, ref_id)
+    row = await _RENDER.fetchrow(db, channel=channel, ref=ref, ref_id=parse_id(ref))
+    channel_found, slug, raw = row
     if not channel_found:
         raise UnknownChannel(channel)
     if slug is None:
@@ -127,7 +113,7 @@ async def render(read: RowReader, ref: str, channel: str) -> tuple[uuid.UUID, st
 
 
 async def product_detail_json(
-    read: RowReader, cache: Cache, ref: str, channel: str, *, found: Lookup | None = None
+    db: Executor, cache: Cache, ref: str, channel: str, *, found: Lookup | None = None
 ) -> bytes:
     """The page as JSON bytes (a `ProductDetail`): from the cache when it holds the current
     rendering, else rendered (one statement) and cached. `found`: the caller's own cache lookup."""
@@ -136,11 +122,11 @@ async def product_detail_json(
         found = await detail_cache.lookup_detail(cache, ref, channel)
     if found.body is not None:
         return found.body
-    product_id, slug, body = await render(read, ref, channel)
+    product_id, slug, body = await render(db, ref, channel)
     await detail_cache.store(cache, found, channel, product_id, slug, body)
     return body
 
 
 async def get_product_detail(session: AsyncSession, ref: str, channel: str) -> ProductDetail:
     """The page as a model, straight from the database (no cache)."""
-    return ProductDetail.model_validate_json((await render(session_reader(session), ref, channel))[2])
+    return ProductDetail.model_validate_json((await render(session, ref, channel))[2])

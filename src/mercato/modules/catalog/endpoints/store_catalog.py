@@ -100,7 +100,7 @@ async def get_product(
 ) -> Response:
     """A product published and listed in the channel, with its variants priced there; anything
     else → 404 `catalog.product_not_found`."""
-    body = await product_page.product_detail_json(product_page.session_reader(session), _cache(request), id_or_slug,
+    body = await product_page.product_detail_json(session, _cache(request), id_or_slug,
                                                   _channel(request, channel))
     return _cacheable(request, body)
 
