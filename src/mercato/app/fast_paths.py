@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 from cachetools import LRUCache
+from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive, Scope, Send
 
 from mercato.kit.cache import Cache
@@ -61,7 +62,7 @@ class BufferedReceive:
             while True:
                 message = await self._receive()
                 if message["type"] != "http.request":  # the client went away: nothing to answer
-                    raise ConnectionError("client disconnected")
+                    raise ClientDisconnect()
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
                     break

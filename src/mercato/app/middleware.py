@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import structlog
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mercato.app.fast_paths import BufferedReceive, FastPath
@@ -38,6 +39,7 @@ _DOCS_CSP = (
 )
 _HEALTHZ_BODY = b'{"status":"ok"}'
 _UNMATCHED = "<unmatched>"
+_CLIENT_CLOSED = 499
 
 # Request ids: a random per-process prefix plus a counter; unique across processes, and cheaper
 # than drawing 12 random bytes per request.
@@ -144,6 +146,11 @@ class RequestContextMiddleware:
             if not response_started:
                 await self._problem(send_wrapper, 413, "request.too_large",
                                     f"The body exceeds {body_limit} bytes.", request_id)
+        except ClientDisconnect:
+            # Gone before its body arrived: no one to answer, nothing went wrong on our side. The
+            # access log and metrics say 499 (as nginx does for a request its client closed).
+            if not response_started:
+                status = _CLIENT_CLOSED
         except Exception:
             structlog.get_logger("mercato").exception("unhandled_error", path=path)
             if not response_started:
