@@ -152,8 +152,7 @@ class ProductDetailFastPath:
         body = found.body
         if body is None:  # render it as the route would (one statement), and cache it
             try:
-                async with self._db().own_connection() as db:
-                    body = await catalog.product_detail_json(db, cache, ref, channel, found=found)
+                body = await catalog.product_detail_json(self._db().own_connection, cache, ref, channel, found=found)
             except Exception:  # not found, unknown channel, database down...: the route answers it
                 return None
         return await self._send(scope, send, body)

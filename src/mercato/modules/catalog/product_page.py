@@ -13,6 +13,8 @@ ProductNotFound, and an unknown or inactive channel is UnknownChannel.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -113,16 +115,20 @@ async def render(db: Executor, ref: str, channel: str) -> tuple[uuid.UUID, str, 
 
 
 async def product_detail_json(
-    db: Executor, cache: Cache, ref: str, channel: str, *, found: Lookup | None = None
+    using: Callable[[], AbstractAsyncContextManager[Executor]], cache: Cache, ref: str, channel: str, *,
+    found: Lookup | None = None,
 ) -> bytes:
     """The page as JSON bytes (a `ProductDetail`): from the cache when it holds the current
-    rendering, else rendered (one statement) and cached. `found`: the caller's own cache lookup."""
+    rendering, else rendered (one statement) and cached. `using` gives what to read the database
+    with, held only for that statement (not while the cache is written); `found`: the caller's own
+    cache lookup."""
     _check(ref, channel)
     if found is None:
         found = await detail_cache.lookup_detail(cache, ref, channel)
     if found.body is not None:
         return found.body
-    product_id, slug, body = await render(db, ref, channel)
+    async with using() as db:
+        product_id, slug, body = await render(db, ref, channel)
     await detail_cache.store(cache, found, channel, product_id, slug, body)
     return body
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -100,7 +101,7 @@ async def get_product(
 ) -> Response:
     """A product published and listed in the channel, with its variants priced there; anything
     else → 404 `catalog.product_not_found`."""
-    body = await product_page.product_detail_json(session, _cache(request), id_or_slug,
+    body = await product_page.product_detail_json(lambda: nullcontext(session), _cache(request), id_or_slug,
                                                   _channel(request, channel))
     return _cacheable(request, body)
 
