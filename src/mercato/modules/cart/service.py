@@ -146,8 +146,9 @@ async def _finish(session: Executor, state: CartState, proposed: list[Proposed],
     for p in proposed:
         if p.key in (written or ()):
             unit = priced.lines[p.key].unit_price
-            upserts.append(LineWrite(uuid.UUID(p.key), p.item.variant_id, p.quantity, unit))
-            p = replace(p, item=replace(p.item, line_id=uuid.UUID(p.key), quantity=p.quantity, stored_price=unit))
+            line_id = uuid.UUID(p.key)
+            upserts.append(LineWrite(line_id, p.item.variant_id, p.quantity, unit))
+            p = replace(p, item=replace(p.item, line_id=line_id, quantity=p.quantity, stored_price=unit))
         final.append(p)
     if not await save(session, state, now=now, upserts=upserts, deletes=deleted or [], optimistic=optimistic):
         raise CartChanged()
