@@ -49,6 +49,12 @@ async def _backend(connection: Any) -> int:
     return int(await connection.fetchval("SELECT pg_backend_pid()"))
 
 
+async def _next_backend(pool: DriverPool) -> int:
+    """The server process of the connection the pool hands out next (given back at once)."""
+    async with pool.acquire() as connection:
+        return await _backend(connection)
+
+
 async def test_at_most_size_connections_however_many_callers(connect: Any) -> None:
     pool = DriverPool(connect, 3)
     busy = 0
@@ -77,10 +83,8 @@ async def test_the_last_given_back_is_taken_next_and_waiters_are_served_in_turn(
     connect: Any, pools: list[DriverPool],
 ) -> None:
     pool = _pool(pools, connect, 1)
-    async with pool.acquire() as first:
-        pid = await _backend(first)
-    async with pool.acquire() as again:
-        assert await _backend(again) == pid
+    pid = await _next_backend(pool)
+    assert await _next_backend(pool) == pid
     order: list[int] = []
     release = asyncio.Event()
 
@@ -141,21 +145,18 @@ async def test_an_open_transaction_is_rolled_back_when_given_back(connect: Any, 
         assert await connection.fetchval("SELECT count(*) FROM pool_probe") == 0
     # An error of the caller's own (not the connection's) keeps the connection.
     pid = await _fail_after_use(pool, LookupError("not found"))
-    async with pool.acquire() as connection:
-        assert await _backend(connection) == pid
+    assert await _next_backend(pool) == pid
     # So does an error the server reported: the exchange ended with it.
     with pytest.raises(asyncpg.UniqueViolationError):
         await _duplicate_key(pool)
-    async with pool.acquire() as connection:
-        assert await _backend(connection) == pid
+    assert await _next_backend(pool) == pid
 
 
 async def test_a_connection_left_mid_exchange_or_closed_by_the_server_is_replaced(
     connect: Any, pools: list[DriverPool],
 ) -> None:
     pool = _pool(pools, connect, 1)
-    async with pool.acquire() as connection:
-        first = await _backend(connection)
+    first = await _next_backend(pool)
     # Cancelled while the server was still answering: the connection may hold half an answer.
     task = asyncio.create_task(_sleep_on(pool))
     await asyncio.sleep(0.2)
