@@ -19,6 +19,7 @@ statement. All of them go straight to the driver (`kit.sql`).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -256,7 +257,7 @@ async def load(db: Executor, cart_id: uuid.UUID, *, now: datetime, extra: Sequen
 
 # The lines are written only when the cart row is: with an expected version, a cart changed since
 # it was read (or closed by a checkout) is left as it is, and the caller learns it from the count.
-_SAVE_SQL = """
+_SAVE_CART = """
 WITH saved AS (
     UPDATE carts SET customer_id = :customer_id, email = :email, shipping_address = :shipping_address,
            billing_address = :billing_address, shipping_option_id = :shipping_option_id,
@@ -265,7 +266,8 @@ WITH saved AS (
     WHERE id = :id
       AND (CAST(:expected_version AS int) IS NULL OR (version = :expected_version AND status = 'active'))
     RETURNING id
-), up AS (
+)"""
+_SAVE_UPSERTS = """, up AS (
     INSERT INTO cart_lines (id, cart_id, variant_id, quantity, unit_price, created_at, updated_at)
     SELECT u.id, :id, u.variant_id, u.quantity, u.unit_price, :now, :now
     FROM unnest(CAST(:up_ids AS uuid[]), CAST(:up_variants AS uuid[]), CAST(:up_quantities AS int[]),
@@ -273,18 +275,24 @@ WITH saved AS (
     WHERE EXISTS (SELECT 1 FROM saved)
     ON CONFLICT (cart_id, variant_id) DO UPDATE
         SET quantity = EXCLUDED.quantity, unit_price = EXCLUDED.unit_price, updated_at = EXCLUDED.updated_at
-), gone AS (
+)"""
+_SAVE_DELETES = """, gone AS (
     DELETE FROM cart_lines WHERE cart_id = :id AND id = ANY(CAST(:gone_ids AS uuid[]))
                              AND EXISTS (SELECT 1 FROM saved)
-)
-SELECT (SELECT count(*) FROM saved) %s
-"""
-_SAVE_JSON = ("shipping_address", "billing_address", "shipping_quote")
-_SAVE = Statement(_SAVE_SQL % "", json=_SAVE_JSON)
+)"""
+_SAVE_COUNT = "\nSELECT (SELECT count(*) FROM saved)"
 # A cart change that is a transaction of its own may commit without waiting for its WAL to reach
 # the disk (decision 0014): `synchronous_commit` is off for this statement's transaction only.
-_SAVE_UNFLUSHED = Statement(_SAVE_SQL % "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed",
-                            json=_SAVE_JSON)
+_UNFLUSHED = " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
+
+
+@functools.cache
+def _save_statement(*, upserts: bool, deletes: bool, unflushed: bool) -> Statement:
+    """The save as one statement, with only the parts a change needs: PostgreSQL prepares and runs
+    every part of a statement, empty or not (an empty delete cost ~8 µs of its CPU per add)."""
+    parts = [_SAVE_CART, _SAVE_UPSERTS if upserts else "", _SAVE_DELETES if deletes else "", _SAVE_COUNT,
+             _UNFLUSHED if unflushed else ""]
+    return Statement("".join(parts), json=("shipping_address", "billing_address", "shipping_quote"))
 
 
 @dataclass(frozen=True)
@@ -303,15 +311,19 @@ async def save(db: Executor, state: CartState, *, now: datetime, upserts: Sequen
 
     An optimistic save is a transaction of its own (a bare connection in autocommit): it commits
     without waiting for the disk (decision 0014)."""
-    statement = _SAVE_UNFLUSHED if optimistic else _SAVE
+    statement = _save_statement(upserts=bool(upserts), deletes=bool(deletes), unflushed=optimistic)
+    lines: dict[str, Any] = {}
+    if upserts:
+        lines.update(up_ids=[w.id for w in upserts], up_variants=[w.variant_id for w in upserts],
+                     up_quantities=[w.quantity for w in upserts], up_prices=[w.unit_price for w in upserts])
+    if deletes:
+        lines.update(gone_ids=list(deletes))
     saved = await statement.fetchval(
         db, id=state.id, now=now, customer_id=state.customer_id, email=state.email,
         shipping_address=state.shipping_address, billing_address=state.billing_address,
         shipping_option_id=state.shipping_option_id, shipping_quote=state.shipping_quote,
         coupons=state.coupons, expires_at=state.expires_at,
-        up_ids=[w.id for w in upserts], up_variants=[w.variant_id for w in upserts],
-        up_quantities=[w.quantity for w in upserts], up_prices=[w.unit_price for w in upserts],
-        gone_ids=list(deletes), expected_version=state.version if optimistic else None,
+        expected_version=state.version if optimistic else None, **lines,
     )
     if not saved:
         return False

@@ -141,18 +141,15 @@ async def _finish(session: Executor, state: CartState, proposed: list[Proposed],
             raise NeedsSession()
         await inventory.release(session, f"cart:{state.id}", actor=actor_of(state.customer_id))
         state.reserved = False
-    upserts = []
-    final: list[Proposed] = []
-    for p in proposed:
-        if p.key in (written or ()):
-            unit = priced.lines[p.key].unit_price
-            line_id = uuid.UUID(p.key)
-            upserts.append(LineWrite(line_id, p.item.variant_id, p.quantity, unit))
-            p = replace(p, item=replace(p.item, line_id=line_id, quantity=p.quantity, stored_price=unit))
-        final.append(p)
-    if not await save(session, state, now=now, upserts=upserts, deletes=deleted or [], optimistic=optimistic):
+    keys = written or set()
+    upserts = [(p.item, LineWrite(uuid.UUID(p.key), p.item.variant_id, p.quantity, priced.lines[p.key].unit_price))
+               for p in proposed if p.key in keys]
+    if not await save(session, state, now=now, upserts=[write for _, write in upserts], deletes=deleted or [],
+                      optimistic=optimistic):
         raise CartChanged()
-    return cart_json(state, replace(priced, proposed=tuple(final)))
+    for item, write in upserts:  # the state as saved (the cart is rendered from it)
+        item.line_id, item.quantity, item.stored_price = write.id, write.quantity, write.unit_price
+    return cart_json(state, priced)
 
 
 # ---------------------------------------------------------------------------------------------
