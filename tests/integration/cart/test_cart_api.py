@@ -155,6 +155,19 @@ async def test_lines_are_changed_and_removed(client: httpx.AsyncClient, shop: Sh
     assert amounts(removed.json())["total"] == 0
 
 
+async def test_lines_keep_the_order_they_were_added_in(client: httpx.AsyncClient, shop: Shop) -> None:
+    cart = await new_cart(client)
+    for variant in (shop.many[3], shop.many[0], shop.mug):
+        assert (await add(client, cart["id"], variant)).status_code == 201
+    expected = [str(shop.many[3]), str(shop.many[0]), str(shop.mug)]
+    again = await add(client, cart["id"], shop.many[0], 2)  # to an existing line: it keeps its place
+    assert [line["variant_id"] for line in again.json()["lines"]] == expected
+    mug_line = again.json()["lines"][2]["id"]
+    changed = await client.patch(f"/store/carts/{cart['id']}/lines/{mug_line}", json={"quantity": 3})
+    assert [line["variant_id"] for line in changed.json()["lines"]] == expected
+    assert [line["variant_id"] for line in (await read(client, cart["id"]))["lines"]] == expected
+
+
 async def test_buyer_data_is_validated_per_country(client: httpx.AsyncClient, shop: Shop) -> None:
     cart = await new_cart(client)
     await add(client, cart["id"], shop.mug, 1)

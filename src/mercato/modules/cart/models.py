@@ -4,6 +4,11 @@ foreign-key name only.
 A cart's id is a random 128-bit value (not a time-ordered id): holding it is what lets a guest use
 the cart, so it must not be guessable. Prices are not stored as truth: every read prices the cart
 afresh; a line keeps only the unit price it had when the shopper last changed it, to show a change.
+
+The rules on single columns (status, quantity, unit price) are domains rather than table CHECK
+constraints: PostgreSQL reads a table's CHECK constraints back from their stored text on every
+statement that writes a row, and every add-to-cart writes both tables; a domain's check is read
+once per connection and runs only when the column is assigned (decision 0016).
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -23,7 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, DOMAIN, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mercato.kit.db import Base, TimestampMixin
@@ -31,6 +35,10 @@ from mercato.kit.ids import new_id
 from mercato.modules.cart.rules import HARD_MAX_QUANTITY
 
 STATUSES = ("active", "completed")
+
+CART_STATUS = DOMAIN("cart_status", String(10), check=f"VALUE IN {STATUSES}")
+LINE_QUANTITY = DOMAIN("cart_line_quantity", Integer(), check=f"VALUE BETWEEN 1 AND {HARD_MAX_QUANTITY}")
+LINE_UNIT_PRICE = DOMAIN("cart_line_unit_price", BigInteger(), check="VALUE >= 0")
 
 
 class Cart(TimestampMixin, Base):
@@ -40,7 +48,7 @@ class Cart(TimestampMixin, Base):
     channel_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     customer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(10), nullable=False, server_default="active")
+    status: Mapped[str] = mapped_column(CART_STATUS, nullable=False, server_default="active")
     email: Mapped[str | None] = mapped_column(String(320))
     shipping_address: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     billing_address: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -57,7 +65,6 @@ class Cart(TimestampMixin, Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
 
     __table_args__ = (
-        CheckConstraint(f"status IN {STATUSES}", name="status"),
         # One active cart per customer and channel: the same cart on every device.
         Index("ix_carts_customer_channel", "customer_id", "channel_id", unique=True,
               postgresql_where=text("status = 'active' AND customer_id IS NOT NULL")),
@@ -74,13 +81,11 @@ class CartLine(TimestampMixin, Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     cart_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"), nullable=False)
     variant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("variants.id", ondelete="CASCADE"), nullable=False)
-    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    quantity: Mapped[int] = mapped_column(LINE_QUANTITY, nullable=False)
     # The unit price when the shopper last changed this line (to show a price change since).
-    unit_price: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    unit_price: Mapped[int] = mapped_column(LINE_UNIT_PRICE, nullable=False)
 
     __table_args__ = (
         UniqueConstraint("cart_id", "variant_id"),
-        CheckConstraint(f"quantity BETWEEN 1 AND {HARD_MAX_QUANTITY}", name="quantity"),
-        CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
         Index("ix_cart_lines_variant_id", "variant_id"),
     )
