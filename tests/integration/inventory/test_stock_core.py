@@ -302,3 +302,11 @@ async def test_absurd_quantities_are_refused_before_they_reach_a_32_bit_column(s
                      preorder_release_at=utcnow() + timedelta(days=1))
     assert (await row(session, variant, wh)).on_hand == stock.MAX_ON_HAND
     assert await stock.verify(session) == []
+
+
+async def test_bucket_rows_keep_room_for_their_updates_and_are_vacuumed_early(session: AsyncSession) -> None:
+    # Decision 0017: a selling SKU's bucket is updated by every reservation and read by every cart
+    # change; without room on its page and early vacuums, reads walk long chains of old versions.
+    options = (await session.execute(text(
+        "SELECT reloptions FROM pg_class WHERE oid = 'stock_buckets'::regclass"))).scalar_one()
+    assert set(options) >= {"fillfactor=50", "autovacuum_vacuum_scale_factor=0", "autovacuum_vacuum_threshold=200"}
