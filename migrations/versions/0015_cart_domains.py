@@ -23,33 +23,41 @@ down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_STATUS = postgresql.DOMAIN('cart_status', sa.String(10), check="VALUE IN ('active', 'completed')")
-_QUANTITY = postgresql.DOMAIN('cart_line_quantity', sa.Integer(), check='VALUE BETWEEN 1 AND 1000')
-_UNIT_PRICE = postgresql.DOMAIN('cart_line_unit_price', sa.BigInteger(), check='VALUE >= 0')
+# Created without their checks, so that changing the columns' types needs no rewrite of the tables
+# (a domain with a check would make PostgreSQL rewrite them under an exclusive lock); the checks
+# are added afterwards, which only reads the rows (ALTER DOMAIN ... ADD CONSTRAINT).
+_DOMAINS = (
+    ('cart_status', sa.String(10), "VALUE IN ('active', 'completed')"),
+    ('cart_line_quantity', sa.Integer(), 'VALUE BETWEEN 1 AND 1000'),
+    ('cart_line_unit_price', sa.BigInteger(), 'VALUE >= 0'),
+)
+_COLUMNS = (('carts', 'status', 0), ('cart_lines', 'quantity', 1), ('cart_lines', 'unit_price', 2))
+_CHECKS = (('carts', 'ck_carts_status', "status IN ('active', 'completed')"),
+           ('cart_lines', 'ck_cart_lines_quantity', 'quantity BETWEEN 1 AND 1000'),
+           ('cart_lines', 'ck_cart_lines_unit_price_not_negative', 'unit_price >= 0'))
 
 
 def upgrade() -> None:
     bind = op.get_bind()
-    for domain in (_STATUS, _QUANTITY, _UNIT_PRICE):
-        domain.create(bind)
-    op.drop_constraint(op.f('ck_carts_status'), 'carts', type_='check')
-    op.drop_constraint(op.f('ck_cart_lines_quantity'), 'cart_lines', type_='check')
-    op.drop_constraint(op.f('ck_cart_lines_unit_price_not_negative'), 'cart_lines', type_='check')
-    # Same base types: PostgreSQL checks the rows against the domains without rewriting the tables.
-    op.alter_column('carts', 'status', type_=_STATUS, existing_type=sa.String(10), existing_nullable=False)
-    op.alter_column('cart_lines', 'quantity', type_=_QUANTITY, existing_type=sa.Integer(), existing_nullable=False)
-    op.alter_column('cart_lines', 'unit_price', type_=_UNIT_PRICE, existing_type=sa.BigInteger(),
-                    existing_nullable=False)
+    for name, base, _ in _DOMAINS:
+        postgresql.DOMAIN(name, base).create(bind)
+    for table, check, _ in _CHECKS:
+        op.drop_constraint(op.f(check), table, type_='check')
+    for table, column, at in _COLUMNS:
+        name, base, _ = _DOMAINS[at]
+        op.alter_column(table, column, type_=postgresql.DOMAIN(name, base), existing_type=base,
+                        existing_nullable=False)
+    for name, _, rule in _DOMAINS:
+        op.execute(f'ALTER DOMAIN {name} ADD CONSTRAINT {name}_check CHECK ({rule})')
 
 
 def downgrade() -> None:
-    op.alter_column('cart_lines', 'unit_price', type_=sa.BigInteger(), existing_type=_UNIT_PRICE,
-                    existing_nullable=False)
-    op.alter_column('cart_lines', 'quantity', type_=sa.Integer(), existing_type=_QUANTITY, existing_nullable=False)
-    op.alter_column('carts', 'status', type_=sa.String(10), existing_type=_STATUS, existing_nullable=False)
-    op.create_check_constraint(op.f('ck_cart_lines_unit_price_not_negative'), 'cart_lines', 'unit_price >= 0')
-    op.create_check_constraint(op.f('ck_cart_lines_quantity'), 'cart_lines', 'quantity BETWEEN 1 AND 1000')
-    op.create_check_constraint(op.f('ck_carts_status'), 'carts', "status IN ('active', 'completed')")
+    for table, column, at in _COLUMNS:
+        name, base, _ = _DOMAINS[at]
+        op.alter_column(table, column, type_=base, existing_type=postgresql.DOMAIN(name, base),
+                        existing_nullable=False)
+    for table, check, rule in _CHECKS:
+        op.create_check_constraint(op.f(check), table, rule)
     bind = op.get_bind()
-    for domain in (_UNIT_PRICE, _QUANTITY, _STATUS):
-        domain.drop(bind)
+    for name, base, _ in reversed(_DOMAINS):
+        postgresql.DOMAIN(name, base).drop(bind)
