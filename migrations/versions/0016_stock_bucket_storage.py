@@ -1,7 +1,7 @@
 """Stock: storage settings for the bucket rows every reservation and every cart read touches.
 
 A sold SKU's bucket row is updated by each reservation and allocation, and read by every cart
-change and product page that asks what is free. Its old versions stay in the row's update chain
+change and availability read that asks what is free. Its old versions stay in the row's update chain
 until the page is pruned (only once its free space falls below the fill factor's reserve, 10 % by
 default) or vacuumed (by default after a fifth of the table has changed), and each read walks the
 chain: after a bench run the hot SKU's bucket took ~140 µs to read, 16 µs after a VACUUM. Half of
