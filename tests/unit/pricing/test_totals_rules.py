@@ -252,6 +252,15 @@ def test_a_breakdown_names_every_step_with_its_source() -> None:
     assert [e.kind for e in totals.breakdown] == ["subtotal", "promotion", "shipping", "tax"]
 
 
+@pytest.mark.parametrize(("name", "label"), [("DE VAT 19%", "DE VAT 19%"), ("DE VAT", "DE VAT 19%"), ("", "19%")])
+def test_tax_entries_name_the_rate_once(name: str, label: str) -> None:
+    line = PricedLine(key="a", quantity=1, base_unit_price=1190, unit_price=1190, tax_class="standard")
+    totals = price([line], shipping=Shipping(amount=490, tax_class="standard"),
+                   rates={"standard": TaxRate("standard", 190_000, name)}, prices_include_tax=True)
+    assert [e.name for e in totals.line("a").breakdown if e.kind == "tax"] == [label]
+    assert [e.name for e in totals.breakdown if e.kind == "tax"] == [label]
+
+
 def test_impossible_discounts_are_refused() -> None:
     line = PricedLine(key="a", quantity=1, base_unit_price=100, unit_price=100, tax_class="standard")
     too_much = Discounts(per_line={"a": [Discount(source_id=uuid.UUID(int=1), name="x", amount=101, benefit="p")]})

@@ -280,9 +280,18 @@ def _tax_entry(tax: int, rate_ppm: int, rate_name: str, removed: int, *, prices_
         # Inclusive prices: the contained tax leaves the price (a negative entry); exclusive: nothing added.
         return Entry("tax_exemption", "tax-exempt buyer", -removed if prices_include_tax else 0, None,
                      detail={"rate_name": rate_name})
-    label = f"{rate_name} {percent(rate_ppm)}".strip() if rate_ppm else "no tax"
+    label = _tax_label(rate_name, rate_ppm)
     return Entry("tax", label, tax, None, informational=prices_include_tax,
                  detail={"rate_ppm": rate_ppm, "included": prices_include_tax})
+
+
+def _tax_label(rate_name: str, rate_ppm: int) -> str:
+    """The rate as named ('DE VAT 19%'), with the rate added when the name leaves it out ('VAT 19%');
+    'no tax' at 0 %."""
+    if not rate_ppm:
+        return "no tax"
+    rate = percent(rate_ppm)
+    return rate_name if rate_name.endswith(rate) else f"{rate_name} {rate}".strip()
 
 
 def _order_entries(
@@ -312,7 +321,7 @@ def _order_entries(
             if prices_include_tax and removed:
                 entries.append(Entry("tax_exemption", "tax-exempt buyer: tax removed", -removed))
         else:
-            entries.extend(Entry("tax", f"{s.rate_name} {percent(s.rate_ppm)}".strip() if s.rate_ppm else "no tax",
+            entries.extend(Entry("tax", _tax_label(s.rate_name, s.rate_ppm),
                                  s.tax, None, informational=prices_include_tax,
                                  detail={"rate_ppm": s.rate_ppm, "net": s.net, "included": prices_include_tax})
                            for s in result.summary)
