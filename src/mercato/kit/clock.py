@@ -5,12 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
+import orjson
 from pydantic import AfterValidator, AwareDatetime
 from pydantic_core import PydanticCustomError
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def rfc3339(value: datetime) -> str:
+    """An aware time as the API writes it: RFC 3339 in UTC with a `Z` (`2026-11-27T17:27:08.123456Z`).
+    orjson writes the same text as isoformat() at a third of its cost, which counts on hot answers."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z)[1:-1].decode()
 
 
 def as_utc(value: datetime) -> datetime:

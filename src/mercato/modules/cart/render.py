@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
+from mercato.kit.clock import rfc3339
 from mercato.modules.cart.pricing import PricedCart
 from mercato.modules.cart.repository import CartState
 
 
 def money(amount: int, currency: str) -> dict[str, Any]:
     return {"amount": amount, "currency": currency}
-
-
-def _time(value: datetime) -> str:
-    # orjson writes the same RFC 3339 text as isoformat() at a third of its cost (three per cart).
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return orjson.dumps(value, option=orjson.OPT_UTC_Z)[1:-1].decode()
 
 
 def _entries(entries: Any, currency: str) -> list[dict[str, Any]]:
@@ -89,7 +80,7 @@ def cart_json(state: CartState, priced: PricedCart) -> dict[str, Any]:
         "tax_exempt": state.tax_exempt,
         "tax_calculated": priced.totals.tax_computed,
         "breakdown": _entries(priced.totals.breakdown, currency),
-        "created_at": _time(state.created_at),
-        "updated_at": _time(state.updated_at),
-        "expires_at": _time(state.expires_at),
+        "created_at": rfc3339(state.created_at),
+        "updated_at": rfc3339(state.updated_at),
+        "expires_at": rfc3339(state.expires_at),
     }

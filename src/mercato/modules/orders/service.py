@@ -11,7 +11,6 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -19,7 +18,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit import outbox
-from mercato.kit.clock import utcnow
+from mercato.kit.clock import rfc3339, utcnow
 from mercato.kit.ids import new_id, parse_id
 from mercato.kit.pagination import Page, SortKey, keyset_page
 from mercato.kit.sql import Statement
@@ -175,10 +174,6 @@ def _money(amount: int, currency: str) -> dict[str, Any]:
     return {"amount": amount, "currency": currency}
 
 
-def _timestamp(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 # Lines and orders are ORM objects, or rows of a statement that read the same columns (`_SHOWN`).
 def _line_json(line: OrderLine | _LineColumns, currency: str) -> dict[str, Any]:
     return {
@@ -200,7 +195,7 @@ def _order_json(order: Order | Any, lines: Sequence[OrderLine | _LineColumns], *
         "shipping_address": order.shipping_address, "billing_address": order.billing_address,
         "shipping_option": order.shipping_option, "coupons": list(order.coupons),
         "prices_include_tax": order.prices_include_tax, "breakdown": order.breakdown,
-        "created_at": _timestamp(order.created_at), "updated_at": _timestamp(order.updated_at),
+        "created_at": rfc3339(order.created_at), "updated_at": rfc3339(order.updated_at),
     }
     if admin:
         shown["customer_id"] = str(order.customer_id) if order.customer_id else None
@@ -279,7 +274,7 @@ async def _complete(session: AsyncSession, order: Order, *, admin: bool) -> dict
             select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.created_at, OrderEvent.id)
         )).scalars().all()
         shown["events"] = [{"id": str(e.id), "kind": e.kind, "data": e.data, "actor": e.actor,
-                            "created_at": _timestamp(e.created_at)} for e in events]
+                            "created_at": rfc3339(e.created_at)} for e in events]
         shown["payments"] = [p.as_dict() for p in await payments.payments_of(session, order.id)]
     return shown
 
