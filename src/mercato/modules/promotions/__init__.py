@@ -17,12 +17,15 @@ What the cart and checkout use (nothing else of this module is public):
         client; or `guard_coupon` / `check_code` / `count_coupon_failure` separately.
   checkout: re-evaluate in the checkout transaction, then `redeem(session, result, order_id=,
         customer_id=, currency=)` as late as possible before commit — UsageLimitReached (409
-        `promotion.usage_limit_reached`) when a limit was reached meanwhile: roll back.
+        `promotion.usage_limit_reached`) when a limit was reached meanwhile, FirstOrderTaken (409
+        `promotion.not_eligible`) when a first-order promotion applied and another order of the
+        customer's was placed meanwhile: roll back.
   demo: `seed_demo(session)`.
 """
 
 from mercato.modules.promotions.errors import CouponRateLimited as CouponRateLimited
 from mercato.modules.promotions.errors import CouponRejected as CouponRejected
+from mercato.modules.promotions.errors import FirstOrderTaken as FirstOrderTaken
 from mercato.modules.promotions.errors import UsageLimitReached as UsageLimitReached
 from mercato.modules.promotions.redemption import redeem as redeem
 from mercato.modules.promotions.rules import Adjustment as Adjustment

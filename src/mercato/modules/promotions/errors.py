@@ -65,6 +65,17 @@ class UsageLimitReached(Conflict):
         super().__init__(message, errors=errors)
 
 
+class FirstOrderTaken(Conflict):
+    """Raised by `redeem` when a first-order promotion applied but another order of the customer
+    was placed meanwhile (at the same moment in another channel): the checkout rolls back."""
+
+    code = "promotion.not_eligible"
+    title = "Promotion no longer available"
+
+    def __init__(self, label: str) -> None:
+        super().__init__(f"{label!r} is for a first order, and another order of yours was placed meanwhile.")
+
+
 class AlreadyRedeemed(Conflict):
     code = "promotion.already_redeemed"
     title = "Promotions already counted"

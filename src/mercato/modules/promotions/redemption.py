@@ -20,6 +20,13 @@ apply to most orders). Their `uses` and `spent` are tallied from the redemptions
 `promotions.tally_usage` job (`tally_unlimited`), a minute behind at most. A limit added to a
 running promotion counts from then on (the admin update recounts it first, under its row lock).
 
+A first-order promotion is checked once more here, under a lock of the customer's: the cart saw no
+order of theirs, but a checkout in another channel may have placed one since (or be placing one).
+`redeem` waits for the customer's other first-order checkouts to end, then, in a statement of its
+own (so it sees what they committed), that the customer has no order but this one — else
+FirstOrderTaken (409 `promotion.not_eligible`). The customer's lock is taken before any promotion
+row, in every checkout alike, so it adds no deadlock.
+
 When a limit is reached `redeem` raises UsageLimitReached (409 `promotion.usage_limit_reached`):
 the caller's transaction must roll back (the request's unit of work does), which also undoes the
 counts made before the failing one. Call it as late as possible before commit: the promotion
@@ -39,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.kit.clock import utcnow
 from mercato.kit.ids import new_id
 from mercato.kit.sql import Statement
-from mercato.modules.promotions.errors import AlreadyRedeemed, UsageLimitReached
+from mercato.modules.promotions.errors import AlreadyRedeemed, FirstOrderTaken, UsageLimitReached
 from mercato.modules.promotions.rules import PromoResult
 
 # Checkout's statements, straight to the driver (kit.sql).
@@ -50,6 +57,15 @@ WHERE id = :id
   AND (budget IS NULL OR spent + :amount <= budget)
 RETURNING per_customer_limit
 """)
+
+# Held until the checkout's transaction ends. The key is the customer's; the salt keeps it apart
+# from other advisory locks (hashtextextended's second argument).
+_LOCK_CUSTOMER_FIRST_ORDER = Statement("""
+SELECT true AS locked FROM pg_advisory_xact_lock(hashtextextended(CAST(CAST(:customer_id AS uuid) AS text), 4210))
+""")
+# Orders are the orders module's table, read by name (read-only) as the cart's load reads them.
+_OTHER_ORDER = Statement(
+    "SELECT EXISTS (SELECT 1 FROM orders WHERE customer_id = :customer_id AND id <> :order_id) AS other")
 
 _COUNT_CODE = Statement("""
 UPDATE promotion_codes SET uses = uses + 1, last_used_at = :now
@@ -97,6 +113,9 @@ async def redeem(
         # `kit.sql` reuses the root transaction's connection: send it, or these writes would be made
         # outside the savepoint and survive its rollback.
         await session.connection()
+    first_order = next((a for a in result.applied if a.first_order_only), None)
+    if first_order is not None:
+        await _check_first_order(session, first_order.label, order_id=order_id, customer_id=customer_id)
     for applied in sorted(result.applied, key=lambda a: a.promotion_id):
         limit = applied.per_customer_limit
         if applied.limited:
@@ -122,6 +141,15 @@ async def redeem(
             codes=[a.code for a in result.applied], amounts=[a.amount for a in result.applied])
     except IntegrityError as exc:
         raise AlreadyRedeemed() from exc
+
+
+async def _check_first_order(session: AsyncSession, label: str, *, order_id: uuid.UUID,
+                             customer_id: uuid.UUID | None) -> None:
+    if customer_id is None:  # a guest cannot prove a first order (`rules`): never applied to one
+        raise FirstOrderTaken(label)
+    await _LOCK_CUSTOMER_FIRST_ORDER.fetchval(session, customer_id=customer_id)
+    if await _OTHER_ORDER.fetchval(session, customer_id=customer_id, order_id=order_id):
+        raise FirstOrderTaken(label)
 
 
 _TALLY_PROMOTIONS = text("""

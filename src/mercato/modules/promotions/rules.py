@@ -345,6 +345,8 @@ class Applied:
     limited: bool = True
     code_limited: bool = True
     per_customer_limit: int | None = None
+    # For a customer's first order only: `redeem` makes sure no other order of theirs came first.
+    first_order_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -751,7 +753,7 @@ def _applied(state: _State, promotion: Promotion, code: str | None, amount: int)
         promotion.id, code, promotion.name, promotion.benefit.kind, amount,
         limited=promotion.usage_limit is not None or promotion.budget is not None,
         code_limited=code_state is None or code_state.max_uses is not None,
-        per_customer_limit=promotion.per_customer_limit))
+        per_customer_limit=promotion.per_customer_limit, first_order_only=promotion.first_order_only))
     if promotion.exclusive:
         state.exclusive_applied = True
     if not promotion.stackable:
