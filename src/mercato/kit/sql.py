@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 import asyncpg
 import orjson
@@ -28,7 +28,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.kit.db import RAW_STATEMENT_HOOKS
 
-Executor: TypeAlias = "AsyncSession | Any"  # a session, or an asyncpg connection
+
+class DriverConnection(Protocol):
+    """What a `Statement` uses of a bare asyncpg connection (asyncpg ships no type stubs)."""
+
+    async def fetch(self, query: str, *args: Any, record_class: Any = ...) -> Any: ...
+
+    async def execute(self, query: str, *args: Any) -> str: ...
+
+
+Executor: TypeAlias = "AsyncSession | DriverConnection"  # a session, or an asyncpg connection
 _NAME = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _DRIVER_KEY = "mercato.sql.driver"
 
@@ -121,7 +130,7 @@ def _report(sql: str) -> None:
         hook(sql)
 
 
-async def driver_of(db: Executor) -> Any:
+async def driver_of(db: Executor) -> DriverConnection:
     """The asyncpg connection to send to: `db` itself, or the one under the session's current
     transaction — begun here if the session has none yet, and inside its innermost savepoint: the
     session emits BEGIN and SAVEPOINT lazily, when next asked for its connection, so it is asked
@@ -132,14 +141,15 @@ async def driver_of(db: Executor) -> Any:
     innermost = sync.get_nested_transaction() or sync.get_transaction()
     cached = db.info.get(_DRIVER_KEY)
     if innermost is not None and cached is not None and cached[0] is innermost:
-        return cached[1]
+        held: DriverConnection = cached[1]
+        return held
     connection = await db.connection()
     adapted: Any = (await connection.get_raw_connection()).dbapi_connection
     # SQLAlchemy's asyncpg adapter sends BEGIN only before its own first statement: begin here, or
     # this statement would run (and release its locks) outside the session's transaction.
     if adapted._transaction is None and not adapted.autocommit:
         await adapted._start_transaction()
-    driver = adapted._connection
+    driver: DriverConnection = adapted._connection
     db.info[_DRIVER_KEY] = (sync.get_nested_transaction() or sync.get_transaction(), driver)
     return driver
 
@@ -153,7 +163,7 @@ class Savepoint:
     _numbers = itertools.count(1)
     __slots__ = ("_driver", "_name")
 
-    def __init__(self, driver: Any, name: str) -> None:
+    def __init__(self, driver: DriverConnection, name: str) -> None:
         self._driver = driver
         self._name = name
 
