@@ -225,7 +225,10 @@ def test_customer_conditions() -> None:
     assert {c: reason(refused, c) for c in codes} == {"GOLD": NOT_ELIGIBLE, "FIRST": NOT_ELIGIBLE,
                                                       "ONCE": NOT_ELIGIBLE}
     assert "Sign in" in refused.rejections["ONCE"].message
-    assert run(member, gold, first, once, codes=codes).applied_codes == ("GOLD", "FIRST", "ONCE")
+    applied = run(member, gold, first, once, codes=codes)
+    assert applied.applied_codes == ("GOLD", "FIRST", "ONCE")
+    # `redeem` checks the first order once more, under the customer's lock, for that one only
+    assert [a.code for a in applied.applied if a.first_order_only] == ["FIRST"]
     used = coupon(3, ten, "ONCE", per_customer_limit=1, customer_uses=1)
     assert reason(run(member, used, codes=("ONCE",)), "ONCE") == ALREADY_USED
 
