@@ -11,8 +11,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mercato.kit.settings import Settings
 from tests.fixtures.http import problem
-from tests.integration.cart.helpers import TRACKED_STOCK, Shop, add, make_shop, read
+from tests.integration.cart.helpers import DE_ADDRESS, TRACKED_STOCK, Shop, add, make_shop, new_cart, read
+from tests.integration.catalog.review_factories import make_customers
 from tests.integration.checkout.helpers import checkout, paying, ready_cart
 
 
@@ -160,3 +162,32 @@ async def test_checkout_costs_a_fixed_number_of_statements(
         assert len(response.json()["order"]["lines"]) == lines
         counts.append(len(counted.statements))
     assert counts[0] == counts[1], counts
+
+
+async def test_a_signed_in_customer_needs_no_email_of_the_cart(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, shop: Shop,
+) -> None:
+    """The order's mail goes to the account's address unless the cart names another."""
+    (buyer,) = await make_customers(session, settings)
+    await session.commit()
+    account = await scalar(session, "SELECT email FROM customers WHERE id = :id", id=buyer.id)
+    cart = await new_cart(client, **buyer.auth)
+    assert cart["email"] == account
+    assert (await add(client, cart["id"], shop.mug, 1, **buyer.auth)).status_code == 201
+    details = await client.patch(f"/store/carts/{cart['id']}", json={"shipping_address": DE_ADDRESS},
+                                 headers=buyer.auth)
+    assert details.status_code == 200, details.text
+    assert details.json()["email"] == account
+    option = (await client.get(f"/store/carts/{cart['id']}/shipping-options", headers=buyer.auth)).json()[0]["id"]
+    chosen = await client.put(f"/store/carts/{cart['id']}/shipping-option", json={"shipping_option_id": option},
+                              headers=buyer.auth)
+    assert chosen.status_code == 200, chosen.text
+    placed = await checkout(client, cart["id"], key="account-email", **buyer.auth)
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["order"]["email"] == account
+
+    other = await ready_cart(client, [(shop.mug, 1)], email="gift@example.com", **buyer.auth)
+    assert other["email"] == "gift@example.com"
+    placed = await checkout(client, other["id"], key="cart-email", **buyer.auth)
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["order"]["email"] == "gift@example.com"

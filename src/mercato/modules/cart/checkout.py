@@ -113,7 +113,8 @@ async def checkout_view(session: AsyncSession, cart_id: uuid.UUID, *, principal_
         shortage = InsufficientStock(shortages)
         shortage.code = "inventory.insufficient_stock"
         raise shortage
-    if not state.email:
+    email = state.order_email
+    if not email:
         raise _incomplete("cart.email_required", "email", "Give an email address.")
     if state.shipping_address is None:
         raise _incomplete("cart.shipping_address_required", "shipping_address", "Give a shipping address.")
@@ -142,7 +143,7 @@ async def checkout_view(session: AsyncSession, cart_id: uuid.UUID, *, principal_
     return CheckoutView(
         cart_id=state.id, channel_id=state.channel_id, channel_code=state.channel_code,
         reservation_ttl_s=state.reservation_ttl_s, currency=state.currency, customer_id=state.customer_id,
-        email=state.email, shipping_address=state.shipping_address,
+        email=email, shipping_address=state.shipping_address,
         billing_address=state.billing_address or state.shipping_address, shipping_option=priced.quote,
         coupons=list(state.coupons), lines=lines, totals=priced.totals.totals.as_dict(),
         breakdown=[entry.as_dict() for entry in priced.totals.breakdown], promotions=priced.promo,

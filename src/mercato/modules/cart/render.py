@@ -63,7 +63,7 @@ def cart_json(state: CartState, priced: PricedCart) -> dict[str, Any]:
         "customer_id": str(state.customer_id) if state.customer_id else None,
         "status": state.status,
         "lines": lines,
-        "email": state.email,
+        "email": state.order_email,
         "shipping_address": state.shipping_address,
         "billing_address": state.billing_address,
         "shipping_option": {

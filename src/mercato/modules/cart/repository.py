@@ -84,11 +84,12 @@ WITH cart AS (
 SELECT cart.*, items.*
 FROM cart LEFT JOIN items ON true
 """
-# Who the buyer is: the customer's groups, whether one of them is tax-exempt, and whether they have
-# ever ordered (a guest cannot prove a first order: only a signed-in customer without any order
-# has one).
+# Who the buyer is: the customer's groups, whether one of them is tax-exempt, their account's
+# email, and whether they have ever ordered (a guest cannot prove a first order: only a signed-in
+# customer without any order has one).
 _CUSTOMER = ("""
            grp.group_ids, grp.tax_exempt,
+           (SELECT cu.email FROM customers cu WHERE cu.id = c.customer_id) AS account_email,
            c.customer_id IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id) AS first_order""", """
     CROSS JOIN LATERAL (
@@ -99,7 +100,8 @@ _CUSTOMER = ("""
     ) grp""")
 # A request without a customer can only use a guest cart (a customer's cart is 404 to it, see
 # `service.check_access`), whose buyer is nobody: PostgreSQL is spared those reads.
-_GUEST = ("CAST('{}' AS uuid[]) AS group_ids, false AS tax_exempt, false AS first_order", "")
+_GUEST = ("CAST('{}' AS uuid[]) AS group_ids, false AS tax_exempt, CAST(NULL AS text) AS account_email,"
+          " false AS first_order", "")
 
 
 def _load_statement(buyer: tuple[str, str]) -> Statement:
@@ -182,6 +184,7 @@ class CartState:
     group_ids: frozenset[uuid.UUID]
     tax_exempt: bool  # in a tax-exempt customer group (B2B with a VAT id)
     first_order: bool  # a signed-in customer who has no order yet
+    account_email: str | None  # the customer's own address: the order's when the cart names none
     reserved: bool
     promotions_version: str  # promotions.AUTOMATIC_VERSION_SQL as read with the cart
     items: list[Item] = field(default_factory=list)
@@ -189,6 +192,11 @@ class CartState:
     @property
     def lines(self) -> list[Item]:
         return [item for item in self.items if item.line_id is not None]
+
+    @property
+    def order_email(self) -> str | None:
+        """Where the order's mail goes: the cart's email, else the signed-in customer's own."""
+        return self.email or self.account_email
 
     @property
     def country(self) -> str | None:
@@ -247,7 +255,8 @@ async def load(db: Executor, cart_id: uuid.UUID, *, now: datetime, extra: Sequen
         coupons=list(first["coupons"] or ()), expires_at=first["expires_at"], order_id=first["order_id"],
         version=first["version"], created_at=first["created_at"], updated_at=first["updated_at"],
         group_ids=frozenset(first["group_ids"] or ()), tax_exempt=bool(first["tax_exempt"]),
-        first_order=bool(first["first_order"]), reserved=bool(first["reserved"]),
+        first_order=bool(first["first_order"]), account_email=first["account_email"],
+        reserved=bool(first["reserved"]),
         promotions_version=first["promotions_version"],
     )
     state.items = [_item(row) for row in rows if row["variant_id"] is not None]

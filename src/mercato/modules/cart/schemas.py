@@ -106,7 +106,8 @@ class CartOut(BaseModel):
     customer_id: str | None
     status: str
     lines: list[CartLineOut]
-    email: str | None
+    email: str | None = Field(description="The cart's email; for a signed-in customer's cart without one, the "
+                                          "customer's own (where the order's mail goes).")
     shipping_address: dict[str, Any] | None
     billing_address: dict[str, Any] | None
     shipping_option: ShippingOptionOut | None
