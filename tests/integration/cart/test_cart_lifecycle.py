@@ -173,6 +173,21 @@ async def test_an_idle_cart_with_an_email_is_reported_abandoned_once(
     assert len(await _abandoned(session)) == 2
 
 
+async def test_a_signed_in_customers_idle_cart_is_reported_with_the_account_email(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, shop: Shop,
+) -> None:
+    (buyer,) = await make_customers(session, settings)
+    await session.commit()
+    account = (await session.execute(text("SELECT email FROM customers WHERE id = :id"), {"id": buyer.id})).scalar()
+    cart = await new_cart(client, **buyer.auth)
+    await add(client, cart["id"], shop.mug, 1, **buyer.auth)
+    later = utcnow() + timedelta(hours=25)
+    assert await sweeps.notice_abandoned(session, now=later) == 1
+    (event,) = await _abandoned(session)
+    assert (event["cart_id"], event["customer_id"], event["email"]) == (cart["id"], str(buyer.id), account)
+    assert event["last_activity_at"].endswith("Z")
+
+
 async def _ready_for_checkout(client: httpx.AsyncClient, shop: Shop) -> dict[str, Any]:
     cart = await new_cart(client)
     await add(client, cart["id"], shop.tracked, 2)

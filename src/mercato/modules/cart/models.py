@@ -71,7 +71,8 @@ class Cart(TimestampMixin, Base):
         Index("ix_carts_expires_at", "expires_at"),
         # The abandonment sweep reads only carts that may still need the event.
         Index("ix_carts_abandonment", "updated_at",
-              postgresql_where=text("status = 'active' AND abandoned_at IS NULL AND email IS NOT NULL")),
+              postgresql_where=text("status = 'active' AND abandoned_at IS NULL"
+                                    " AND (email IS NOT NULL OR customer_id IS NOT NULL)")),
     )
 
 
