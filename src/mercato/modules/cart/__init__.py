@@ -4,7 +4,8 @@ every read by the composed pricing engine (`pricing.price_cart`).
 For the checkout:
   * `checkout_view(session, cart_id, *, principal_customer_id, lock)` → CheckoutView: the cart
     locked, priced afresh (prices, promotions, shipping quoted again, tax) and validated (422/409
-    problems: cart.empty, cart.email_required, cart.shipping_address_required,
+    problems: cart.empty, cart.email_required (a guest's cart without one: a customer's cart
+    falls back to the account's address), cart.shipping_address_required,
     cart.shipping_option_required, shipping.option_unavailable, promotion.*, cart.variant_unavailable,
     inventory.insufficient_stock ...). Reserve stock under `view.reservation_reference` ("cart:<id>"):
     the cart gives that reservation back whenever its lines change afterwards.

@@ -8,8 +8,9 @@ from typing import ClassVar
 
 @dataclass(frozen=True)
 class CartAbandoned:
-    """A cart with an email and lines saw no change for `ABANDONED_AFTER` (once per such spell):
-    for a reminder mail. Amounts are what the lines cost when last changed (minor units)."""
+    """A cart with an email (its own, or its customer's account address) and lines saw no change
+    for `ABANDONED_AFTER` (once per such spell): for a reminder mail. Amounts are what the lines
+    cost when last changed (minor units)."""
 
     name: ClassVar[str] = "cart.abandoned"
     cart_id: str
