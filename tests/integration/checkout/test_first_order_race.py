@@ -81,11 +81,10 @@ async def test_checkouts_in_two_channels_at_once_give_the_first_order_promotion_
         assert redemptions == 1
         assert await _scalar(live, "SELECT count(*) FROM orders WHERE customer_id = :c", c=buyer.id) == len(placed)
 
-    refused_carts = [cart for (_, cart), r in zip(carts, responses, strict=True) if r.status_code == 409]
+    refused_carts = [pair for pair, r in zip(carts, responses, strict=True) if r.status_code == 409]
     assert refused_carts, "the checkouts of a pair overlapped: one of each was refused"
     assert await _scalar(live, "SELECT count(*) FROM payments") == await _scalar(live, "SELECT count(*) FROM orders")
-    for cart in refused_carts:
-        owner = next(buyer for buyer, c in carts if c is cart)
+    for owner, cart in refused_carts:
         again = await checkout(client, cart["id"], key=f"again-{cart['id']}", **owner.auth)
         assert again.status_code == 201, again.text
         assert again.json()["order"]["totals"]["discount"]["amount"] == 0, "placed again, at the full price"

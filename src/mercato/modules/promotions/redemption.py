@@ -58,10 +58,10 @@ WHERE id = :id
 RETURNING per_customer_limit
 """)
 
-# Held until the checkout's transaction ends. The key is the customer's; the salt keeps it apart
-# from other advisory locks (hashtextextended's second argument).
+# Held until the checkout's transaction ends; keyed by a named text, as the catalogue's tree lock is.
 _LOCK_CUSTOMER_FIRST_ORDER = Statement("""
-SELECT true AS locked FROM pg_advisory_xact_lock(hashtextextended(CAST(CAST(:customer_id AS uuid) AS text), 4210))
+SELECT true AS locked
+FROM pg_advisory_xact_lock(hashtextextended('mercato.promotions.first_order:' || CAST(:customer_id AS uuid), 0))
 """)
 # Orders are the orders module's table, read by name (read-only) as the cart's load reads them.
 _OTHER_ORDER = Statement(
