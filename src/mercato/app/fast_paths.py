@@ -217,13 +217,19 @@ class ProductListFastPath:
 
 class CartLineFastPath:
     """`POST /store/carts/{id}/lines` for a guest: plain JSON `{"variant_id", "quantity"}`, no
-    bearer token, no Idempotency-Key. The change is `cart.add_guest_line` (the route's own service
+    bearer token, no Idempotency-Key. The change is `cart.GuestLineAdds.add` (the route's own service
     call, in a transaction of its own); the answer is the route's: the cart, 201 or 200, no-store."""
 
     route = "/store/carts/{cart_id}/lines"
 
     def __init__(self, db: Callable[[], Database]) -> None:
         self._db = db
+        self._adds: cart.GuestLineAdds | None = None
+
+    def _adds_for(self, database: Database) -> cart.GuestLineAdds:
+        if self._adds is None or self._adds.database is not database:
+            self._adds = cart.GuestLineAdds(database)
+        return self._adds
 
     async def __call__(self, scope: Scope, receive: BufferedReceive, send: Send) -> int | None:
         path: str = scope["path"]
@@ -237,8 +243,7 @@ class CartLineFastPath:
             return None
         try:
             uuid.UUID(cart_id)
-            async with self._db().own_connection() as db:
-                body, created = await cart.add_guest_line(db, cart_id, variant_id=line[0], quantity=line[1])
+            body, created = await self._adds_for(self._db()).add(cart_id, variant_id=line[0], quantity=line[1])
         except Exception:  # a refusal, a cart that needs the route, the database...: the route answers
             return None
         status = 201 if created else 200

@@ -1,4 +1,4 @@
-"""Add-to-cart's fast path (`CartLineFastPath`, `cart.add_guest_line`): a guest's plain add runs on
+"""Add-to-cart's fast path (`CartLineFastPath`, `cart.GuestLineAdds`): a guest's plain add runs on
 a bare pooled connection, optimistically, and answers exactly as the route; everything else —
 refusals, bearer tokens, Idempotency-Keys, odd bodies — is the route's. Run on a database of its
 own with the real connection pools (`live`), so the bare-connection path is the one taken."""
@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from mercato.kit.clock import utcnow
 from mercato.kit.db import RAW_STATEMENT_HOOKS
+from mercato.modules.cart import repository
 from tests.fixtures.live import Live
 from tests.integration.cart.helpers import Shop, add, amounts, make_shop, new_cart, read
 from tests.integration.promotions.factories import make_promotion
@@ -158,3 +161,47 @@ async def test_promotions_held_for_guest_carts_follow_every_change(live: Live) -
     assert await discount_on_a_mug() == 100
     await run("DELETE FROM promotions WHERE id = :id", id=promotion.id)
     assert await discount_on_a_mug() == 0
+
+
+async def test_the_read_of_many_carts_is_each_carts_own_read(live: Live) -> None:
+    """`load_guests` (adds at the same moment read their carts together) gives for every cart what
+    its own `load` gives: empty carts, carts with lines, the variant about to be added or already a
+    line, none, unknown or unpriced — and no cart for an id that has none."""
+    shop = await _shop(live)
+    empty, filled, other = [await new_cart(live.client) for _ in range(3)]
+    for variant, quantity in ((shop.mug, 2), (shop.tracked, 3), (shop.many[0], 1)):
+        assert (await add(live.client, filled["id"], variant, quantity)).status_code == 201
+    assert (await add(live.client, other["id"], shop.limited, 2)).status_code == 201
+    unknown = uuid.UUID("7f1d0c7e-5f4e-4b59-9c1a-0c6f3f1f9a11")
+    now = utcnow()
+    wanted = [(empty["id"], shop.tracked), (filled["id"], shop.mug), (filled["id"], shop.many[1]),
+              (filled["id"], None), (other["id"], shop.draft), (other["id"], unknown), (str(unknown), shop.mug),
+              (empty["id"], shop.us_only)]
+    loads = [repository.GuestLoad(uuid.UUID(cart_id), extra, now) for cart_id, extra in wanted]
+    async with live.db.own_connection() as db:
+        together = await repository.load_guests(db, loads)
+        alone = [await repository.load(db, load.cart_id, now=now, extra=[load.extra] if load.extra else [],
+                                       for_guest=True) for load in loads]
+    assert together == alone
+    assert together[6] is None
+    assert [len(state.items) for state in together if state is not None] == [1, 3, 4, 3, 2, 2, 1]
+
+
+async def test_adds_at_the_same_moment_share_their_read_and_each_lands(live: Live) -> None:
+    shop = await _shop(live)
+    carts = [(await new_cart(live.client))["id"] for _ in range(8)]
+    for cart_id in carts[:4]:  # half of them have the line already
+        assert (await add(live.client, cart_id, shop.mug, 1)).status_code == 201
+    statements: list[str] = []
+    RAW_STATEMENT_HOOKS.append(statements.append)
+    try:
+        responses = await asyncio.gather(*(add(live.client, cart_id, variant, 2)
+                                           for cart_id in carts for variant in (shop.mug, shop.tracked)))
+    finally:
+        RAW_STATEMENT_HOOKS.remove(statements.append)
+    assert all(r.status_code in (200, 201) for r in responses), [r.text for r in responses if r.status_code >= 300]
+    reads = [sql for sql in statements if "WITH ORDINALITY AS b(id, extra, at, n)" in sql]
+    assert 1 <= len(reads) < len(responses)  # read together (each retry of a changed cart reads again)
+    for index, cart_id in enumerate(carts):
+        lines = {line["variant_id"]: line["quantity"] for line in (await read(live.client, cart_id))["lines"]}
+        assert lines == {str(shop.mug): 3 if index < 4 else 2, str(shop.tracked): 2}

@@ -19,6 +19,6 @@ from mercato.modules.cart.checkout import CheckoutView as CheckoutView
 from mercato.modules.cart.checkout import checkout_view as checkout_view
 from mercato.modules.cart.checkout import mark_completed as mark_completed
 from mercato.modules.cart.events import CartAbandoned as CartAbandoned
-from mercato.modules.cart.fast_add import add_guest_line as add_guest_line
+from mercato.modules.cart.fast_add import GuestLineAdds as GuestLineAdds
 from mercato.modules.cart.render import cart_json as cart_json
 from mercato.modules.cart.service import get_cart as get_cart

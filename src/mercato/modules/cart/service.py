@@ -94,16 +94,22 @@ class CartChanged(Exception):
 
 
 async def _locked(session: Executor, cart_id: str, customer_id: uuid.UUID | None, now: datetime,
-                  extra: list[uuid.UUID] | None = None, *, lock: bool = True) -> CartState:
+                  extra: list[uuid.UUID] | None = None, *, lock: bool = True,
+                  loaded: CartState | None = None) -> CartState:
     """The cart to change: locked (FOR UPDATE), or with `lock=False` only read, for a change
-    written optimistically (see `_finish`)."""
+    written optimistically (see `_finish`). `loaded`: read already (unlocked) by the caller."""
     parsed = parse_id(cart_id)
     if parsed is None:
         raise CartNotFound()
-    if lock:
-        await lock_cart(session, parsed)
-    state = check_access(await load(session, parsed, now=now, extra=extra or [], for_guest=customer_id is None),
-                         customer_id, now)
+    if loaded is not None:
+        if lock or loaded.id != parsed:
+            raise ValueError("a cart read beforehand is only for an optimistic change of that cart")
+        state = check_access(loaded, customer_id, now)
+    else:
+        if lock:
+            await lock_cart(session, parsed)
+        state = check_access(await load(session, parsed, now=now, extra=extra or [],
+                                        for_guest=customer_id is None), customer_id, now)
     if state.status != "active":
         raise CartCompleted()
     if state.customer_id is None and customer_id is not None:
@@ -206,13 +212,16 @@ def _check_line(item: Item, quantity: int, *, field: str = "quantity") -> None:
 
 
 async def add_line(session: Executor, cart_id: str, *, customer_id: uuid.UUID | None, variant_id: str,
-                   quantity: int, optimistic: bool = False) -> tuple[dict[str, Any], bool]:
+                   quantity: int, optimistic: bool = False,
+                   loaded: tuple[CartState, datetime] | None = None) -> tuple[dict[str, Any], bool]:
     """Add `quantity` units of a variant (to its line when there is one). Returns (cart, created).
     `optimistic`: read the cart without locking it and write it only if unchanged (CartChanged
-    otherwise) — for a bare connection without a transaction."""
+    otherwise) — for a bare connection without a transaction. `loaded`: the cart as the caller read
+    it for this change (optimistic only; `repository.load` with the variant as `extra`), and when."""
     variant = parse_id(variant_id)
-    now = utcnow()
-    state = await _locked(session, cart_id, customer_id, now, extra=[variant] if variant else [], lock=not optimistic)
+    now = loaded[1] if loaded is not None else utcnow()
+    state = await _locked(session, cart_id, customer_id, now, extra=[variant] if variant else [], lock=not optimistic,
+                          loaded=loaded[0] if loaded is not None else None)
     if quantity < 1:
         raise InvalidQuantity([FieldError("quantity", "too_small", "At least 1.")])
     if quantity > rules.HARD_MAX_QUANTITY:
