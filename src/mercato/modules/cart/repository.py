@@ -104,8 +104,6 @@ _GUEST = ("CAST('{}' AS uuid[]) AS group_ids, false AS tax_exempt, CAST(NULL AS 
           " false AS first_order", "")
 
 
-
-
 def _load_sql(buyer: tuple[str, str], *, cart: str, extra: str, now: str) -> str:
     """The load for the cart whose id is the SQL expression `cart`, the variants about to be added
     `extra` (a FROM item with a column `id`), prices as at `now`."""
